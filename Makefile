@@ -1,0 +1,41 @@
+# The two commands (see README):  make run   — install, index corpus/, serve the chat
+#                                 make test  — install, then run every test
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PORT   ?= 8501
+HOST   ?= 127.0.0.1
+
+.PHONY: install run ingest serve test browser bench eval clean
+
+install: $(VENV)/.installed
+
+# torch==2.13.0 first: it resolves to the local CPU build. Left to sentence-transformers, an unpinned
+# torch would pull several GB of CUDA packages.
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+ingest: install
+	$(BIN)/tutor ingest
+
+run: ingest
+	$(BIN)/tutor serve --host $(HOST) --port $(PORT)
+
+# Debian's Chromium for the browser tests (Playwright cannot download its own browser here).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; }
+
+test: install browser
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf .data test-artifacts reports

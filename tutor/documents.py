@@ -1,0 +1,307 @@
+"""Load course documents of every supported format into one shape: Markdown-ish text plus metadata.
+
+Every format is normalised to Markdown headings so that one structure-aware chunker serves them
+all (see chunking.py). Any failure becomes a DocumentError naming the file and the reason.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import frontmatter
+import yaml
+
+from tutor.errors import DocumentError, UnsupportedDocument
+
+MARKDOWN_SUFFIXES = {".md", ".markdown", ".txt"}
+SUPPORTED_SUFFIXES = MARKDOWN_SUFFIXES | {".pdf", ".html", ".htm", ".docx"}
+
+# Front-matter keys copied into chunk metadata: scalars a citation or filter may want.
+# Everything else (nested SEO blocks, related-article lists, the Q&A body itself) stays out.
+FRONT_MATTER_KEYS = ("title", "url", "subject", "author", "date", "chapter", "module", "license")
+
+
+@dataclass
+class SourceDocument:
+    """A loaded document, before chunking."""
+
+    path: Path
+    title: str
+    text: str  # Markdown: '#' headings carry the structure
+    kind: str  # markdown | text | pdf | html | docx
+    metadata: dict[str, str | int | float | bool] = field(default_factory=dict)
+
+
+def is_supported(path: Path) -> bool:
+    return path.suffix.lower() in SUPPORTED_SUFFIXES
+
+
+def load_document(path: Path) -> SourceDocument:
+    """Read one file. Raises DocumentError (or UnsupportedDocument) with the reason."""
+    suffix = path.suffix.lower()
+    loader = _LOADERS.get(suffix)
+    if loader is None:
+        supported = ", ".join(sorted(SUPPORTED_SUFFIXES))
+        raise UnsupportedDocument(path, f"unsupported file type '{suffix or '(none)'}' (supported: {supported})")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DocumentError(path, f"cannot be read ({exc.strerror or exc})") from exc
+    if not data.strip():
+        raise DocumentError(path, "file is empty")
+    document = loader(path, data)
+    if not _visible_text(document.text):
+        raise DocumentError(path, "no text could be extracted")
+    return document
+
+
+# --- text and Markdown ------------------------------------------------------------------------------
+
+
+def _decode_text(path: Path, data: bytes) -> str:
+    if b"\x00" in data:
+        raise DocumentError(path, "looks like a binary file, not text (contains NUL bytes)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DocumentError(
+            path, f"cannot be decoded as UTF-8 (invalid byte at offset {exc.start}); save it as UTF-8"
+        ) from exc
+
+
+def _load_markdown(path: Path, data: bytes) -> SourceDocument:
+    raw = _decode_text(path, data)
+    try:
+        post = frontmatter.loads(raw)
+    except yaml.YAMLError as exc:
+        raise DocumentError(path, f"front matter is not valid YAML ({_first_line(str(exc))})") from exc
+    meta = post.metadata if isinstance(post.metadata, dict) else {}
+    body = _clean_body(post.content)
+    metadata = {k: _scalar(meta[k]) for k in FRONT_MATTER_KEYS if k in meta and _scalar(meta[k]) is not None}
+    if "source" in meta and _scalar(meta["source"]) is not None:
+        metadata["attribution"] = _scalar(meta["source"])  # 'source' is ours: the file the chunk came from
+
+    is_markdown = path.suffix.lower() != ".txt" or bool(meta) or _looks_like_markdown(body)
+    if not _visible_text(body) and isinstance(meta.get("answer"), str):
+        # A Q&A page keeps its content in front matter (`question`, `answer`, with literal "\n" escapes)
+        # and has only '&nbsp;' as its body: the indexed text is the question and the answer.
+        question = str(meta.get("question") or meta.get("title") or "").strip()
+        answer = _unescape_newlines(meta["answer"]).strip()
+        body = f"# {question}\n\n{answer}" if question else answer
+        is_markdown = True
+    if is_markdown:
+        text = body
+    else:
+        text = _plain_text_to_markdown(body)
+    title = _title(metadata.get("title"), text, path)
+    metadata.setdefault("title", title)
+    return SourceDocument(path=path, title=title, text=text, kind="markdown" if is_markdown else "text",
+                          metadata=metadata)
+
+
+def _clean_body(body: str) -> str:
+    # HTML entities such as '&nbsp;' appear in exported pages; they are not text.
+    return html.unescape(body).replace("\xa0", " ").strip()
+
+
+def _unescape_newlines(value: str) -> str:
+    return value.replace("\\r\\n", "\n").replace("\\n", "\n").replace("\\t", "\t")
+
+
+def _looks_like_markdown(body: str) -> bool:
+    return bool(re.search(r"^#{1,6} \S", body, flags=re.MULTILINE))
+
+
+def _plain_text_to_markdown(body: str) -> str:
+    """Give a plain-text article Markdown structure: its first line is its title, and short
+    title-case lines standing alone are section headings. Short lines repeated verbatim within the
+    page are site chrome (calls to action), not content, and are dropped."""
+    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", body) if p.strip()]
+    if not paragraphs:
+        return ""
+    counts: dict[str, int] = {}
+    for paragraph in paragraphs:
+        counts[paragraph] = counts.get(paragraph, 0) + 1
+    out: list[str] = []
+    first_line, _, rest_of_first = paragraphs[0].partition("\n")
+    out.append(f"# {first_line.strip()}")
+    if rest_of_first.strip():
+        out.append(rest_of_first.strip())
+    for paragraph in paragraphs[1:]:
+        if len(paragraph) < 120 and counts[paragraph] > 1:
+            continue
+        out.append(f"## {paragraph}" if _is_heading_line(paragraph) else paragraph)
+    return "\n\n".join(out)
+
+
+def _is_heading_line(paragraph: str) -> bool:
+    if "\n" in paragraph or len(paragraph) > 80 or paragraph[-1] in ".,;:!?\"”’)":
+        return False
+    words = re.findall(r"[A-Za-z][\w'’-]*", paragraph)
+    if not 1 <= len(words) <= 12:
+        return False
+    capitalised = sum(1 for w in words if w[0].isupper())
+    return capitalised / len(words) >= 0.6
+
+
+# --- PDF ------------------------------------------------------------------------------------------
+
+
+def _load_pdf(path: Path, data: bytes) -> SourceDocument:
+    import io
+
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    if not data.lstrip().startswith(b"%PDF"):
+        raise DocumentError(path, "not a PDF file (missing %PDF header): corrupt or misnamed")
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted:
+            # Many PDFs are "encrypted" with an empty user password and open fine; real protection fails here.
+            try:
+                opened = reader.decrypt("")
+            except Exception as exc:  # pypdf raises several types for unsupported ciphers
+                raise DocumentError(path, f"PDF is encrypted and cannot be opened ({exc})") from exc
+            if not opened:
+                raise DocumentError(path, "PDF is encrypted (password required); upload an unprotected copy")
+        pages = [(page.extract_text() or "").strip() for page in reader.pages]
+        info_title = (reader.metadata.title if reader.metadata else None) or None
+    except DocumentError:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
+        raise DocumentError(path, f"PDF is corrupt or unreadable ({_first_line(str(exc)) or type(exc).__name__})") from exc
+    if not any(pages):
+        raise DocumentError(path, "PDF has no extractable text (scanned images need OCR first)")
+    first_text_line = next((line.strip() for p in pages for line in p.splitlines() if line.strip()), "")
+    title = _title(info_title, "", path) if info_title else (first_text_line[:120] or path.stem)
+    # Pages are the structure a PDF reliably has: each becomes a section so citations say "Page N".
+    text = "\n\n".join(f"## Page {n}\n\n{page}" for n, page in enumerate(pages, start=1) if page)
+    return SourceDocument(path=path, title=title, text=f"# {title}\n\n{text}", kind="pdf",
+                          metadata={"title": title, "pages": len(pages)})
+
+
+# --- HTML -----------------------------------------------------------------------------------------
+
+_BLOCK_TAGS = ["h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "pre", "blockquote", "td", "th", "dt", "dd"]
+
+
+def _load_html(path: Path, data: bytes) -> SourceDocument:
+    from bs4 import BeautifulSoup
+
+    try:
+        soup = BeautifulSoup(data, "lxml")
+    except Exception as exc:  # lxml errors on truly broken bytes
+        raise DocumentError(path, f"HTML cannot be parsed ({_first_line(str(exc))})") from exc
+    # Scripts, styles and page chrome are never course text.
+    for tag in soup(["script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form"]):
+        tag.decompose()
+    page_title = soup.title.get_text(" ", strip=True) if soup.title else ""
+    root = soup.body or soup
+    lines: list[str] = []
+    for element in root.find_all(_BLOCK_TAGS):
+        if element.find_parent(_BLOCK_TAGS):  # nested blocks (a <p> inside <li>) are read once, by the parent
+            continue
+        text = " ".join(element.get_text(" ", strip=True).split())
+        if not text:
+            continue
+        if element.name[0] == "h" and element.name[1:].isdigit():
+            lines.append(f"{'#' * int(element.name[1:])} {text}")
+        elif element.name == "li":
+            lines.append(f"- {text}")
+        else:
+            lines.append(text)
+    if not lines:  # text outside block elements, e.g. a bare <body>
+        loose = root.get_text("\n", strip=True)
+        lines = [loose] if loose else []
+    text = "\n\n".join(lines)
+    h1 = soup.find("h1")
+    title = page_title or (h1.get_text(" ", strip=True) if h1 else "") or path.stem
+    return SourceDocument(path=path, title=title, text=text, kind="html", metadata={"title": title})
+
+
+# --- DOCX -----------------------------------------------------------------------------------------
+
+
+def _load_docx(path: Path, data: bytes) -> SourceDocument:
+    import io
+
+    import docx
+    from docx.opc.exceptions import PackageNotFoundError
+
+    if not zipfile.is_zipfile(io.BytesIO(data)):
+        reason = "DOCX is password-protected (encrypted)" if data.startswith(b"\xd0\xcf\x11\xe0") \
+            else "not a valid DOCX file (corrupt or misnamed)"
+        raise DocumentError(path, reason)
+    try:
+        document = docx.Document(io.BytesIO(data))
+    except (PackageNotFoundError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+        raise DocumentError(path, f"DOCX is corrupt ({_first_line(str(exc)) or type(exc).__name__})") from exc
+    lines: list[str] = []
+    for paragraph in document.paragraphs:
+        text = paragraph.text.strip()
+        if not text:
+            continue
+        style = (paragraph.style.name or "") if paragraph.style is not None else ""
+        level = _docx_heading_level(style)
+        lines.append(f"{'#' * level} {text}" if level else text)
+    for table in document.tables:
+        for row in table.rows:
+            cells = [c.text.strip() for c in row.cells if c.text.strip()]
+            if cells:
+                lines.append(" | ".join(cells))
+    core_title = (document.core_properties.title or "").strip()
+    first_heading = next((l.lstrip("# ") for l in lines if l.startswith("#")), "")
+    title = core_title or first_heading or path.stem
+    return SourceDocument(path=path, title=title, text="\n\n".join(lines), kind="docx", metadata={"title": title})
+
+
+def _docx_heading_level(style: str) -> int:
+    if style == "Title":
+        return 1
+    match = re.fullmatch(r"Heading (\d)", style)
+    return min(int(match.group(1)), 6) if match else 0
+
+
+# --- helpers --------------------------------------------------------------------------------------
+
+
+def _title(candidate: object, text: str, path: Path) -> str:
+    if isinstance(candidate, str) and candidate.strip():
+        return " ".join(candidate.split())
+    match = re.search(r"^# (.+)$", text, flags=re.MULTILINE)
+    if match:
+        return match.group(1).strip()
+    return path.stem
+
+
+def _scalar(value: object) -> str | int | float | bool | None:
+    if isinstance(value, (str, int, float, bool)):
+        return value.strip() if isinstance(value, str) else value
+    if value is not None and hasattr(value, "isoformat"):  # YAML dates
+        return value.isoformat()
+    return None
+
+
+def _visible_text(text: str) -> bool:
+    return bool(re.search(r"\w", re.sub(r"^#+\s*", "", text, flags=re.MULTILINE)))
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0][:200] if text.strip() else ""
+
+
+_LOADERS: dict[str, Callable[[Path, bytes], SourceDocument]] = {
+    ".md": _load_markdown,
+    ".markdown": _load_markdown,
+    ".txt": _load_markdown,
+    ".pdf": _load_pdf,
+    ".html": _load_html,
+    ".htm": _load_html,
+    ".docx": _load_docx,
+}

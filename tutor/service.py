@@ -1,0 +1,80 @@
+"""The tutor as one object: embedder, index and answering chain built once and shared by the CLI,
+the Streamlit app and the evals. Building it loads the embedding model (seconds), so callers keep
+one per process (the UI through st.cache_resource)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from langchain_core.embeddings import Embeddings
+
+from tutor.embeddings import build_embedder, embedder_name
+from tutor.ingest import FileOutcome, IngestReport, ingest, remove_documents
+from tutor.settings import Settings
+from tutor.store import ChunkStore
+
+
+@dataclass
+class DocumentInfo:
+    source: str
+    title: str
+    chunks: int
+    ingested_at: str
+    path: str
+
+
+class TutorService:
+    def __init__(self, settings: Settings | None = None, embedder: Embeddings | None = None) -> None:
+        self.settings = settings or Settings()
+        self._embedder = embedder
+
+    @cached_property
+    def embedder(self) -> Embeddings:
+        return self._embedder or build_embedder(self.settings)
+
+    @cached_property
+    def store(self) -> ChunkStore:
+        return ChunkStore.open(self.settings, embedder_name(self.embedder))
+
+    # --- library management ---------------------------------------------------------------------
+
+    def ingest(self, paths: Sequence[Path] | None = None, *, prune: bool = False, dry_run: bool = False,
+               quiet: bool = False, on_wait: Callable[[str], None] | None = None) -> IngestReport:
+        report = ingest(list(paths or [self.settings.corpus_dir]), self.settings, self.store, self.embedder,
+                        prune=prune, dry_run=dry_run, quiet=quiet, on_wait=on_wait)
+        self._index_changed()
+        return report
+
+    def remove(self, sources: Sequence[str]) -> list[FileOutcome]:
+        outcomes = remove_documents(sources, self.settings, self.store)
+        self._index_changed()
+        return outcomes
+
+    def rebuild(self) -> None:
+        """Forget every chunk; the next ingest re-embeds everything (e.g. after a model change)."""
+        self.store.reset()
+        self._index_changed()
+
+    def documents(self) -> list[DocumentInfo]:
+        return [DocumentInfo(f.source, f.title, len(f.chunk_ids), f.ingested_at, f.path)
+                for f in sorted(self.store.indexed_files().values(), key=lambda f: f.source)]
+
+    def status(self) -> dict[str, Any]:
+        documents = self.documents()
+        return {
+            "documents": len(documents),
+            "chunks": sum(d.chunks for d in documents),
+            "last_ingest": self.store.last_ingest(),
+            "embedding_model": self.store.embedding_model,
+            "store": self.store.location,
+            "store_kind": "chroma-server" if self.settings.chroma_url else "embedded",
+            "collection": self.settings.collection,
+            "corpus_dir": str(self.settings.corpus_dir.resolve()),
+            "answerer": self.settings.llm_model if self.settings.llm_enabled else "offline",
+        }
+
+    def _index_changed(self) -> None:
+        """Hook for caches derived from the index (the lexical index in retrieval)."""
