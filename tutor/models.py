@@ -85,3 +85,11 @@ class Answer:
             "citations": [c.to_dict() for c in self.citations],
             "passages": [p.to_dict() for p in self.passages],
         }
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One message of a conversation, as the chat history the condenser sees."""
+
+    role: str  # "user" or "assistant"
+    content: str
