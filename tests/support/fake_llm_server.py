@@ -121,7 +121,7 @@ class FakeLLMServer:
             self._script.extend(Reply(r) if isinstance(r, str) else r for r in replies)
 
     def release(self) -> None:
-        """Let a stream held by `hold_after` continue."""
+        """Let a stream held by `hold_after` continue (and any later hold pass straight through)."""
         self._released.set()
 
     @property
