@@ -11,8 +11,15 @@ from typing import Any, Callable, Sequence
 
 from langchain_core.embeddings import Embeddings
 
+from tutor.answer import AnswerChain, AnswerStream
+from tutor.compose import OfflineComposer
+from tutor.condense import condense_offline
 from tutor.embeddings import build_embedder, embedder_name
+from tutor.errors import GenerationError
+from tutor.generate import Generator
 from tutor.ingest import FileOutcome, IngestReport, ingest, remove_documents
+from tutor.models import Answer, Turn
+from tutor.retrieve import QueryEmbeddingCache, Retriever
 from tutor.settings import Settings
 from tutor.store import ChunkStore
 
@@ -76,5 +83,44 @@ class TutorService:
             "answerer": self.settings.llm_model if self.settings.llm_enabled else "offline",
         }
 
+    # --- answering ---------------------------------------------------------------------------------
+
+    @cached_property
+    def retriever(self) -> Retriever:
+        return Retriever(self.store, QueryEmbeddingCache(self.embedder))
+
+    @cached_property
+    def generator(self) -> Generator:
+        """The LLM when a key is configured, else the offline composer."""
+        if self.settings.llm_enabled:
+            from tutor.llm import OpenAICompatibleGenerator  # langchain-openai: only when configured
+
+            return OpenAICompatibleGenerator(self.settings)
+        return OfflineComposer(self.retriever.queries)
+
+    @cached_property
+    def answer_chain(self) -> AnswerChain:
+        return AnswerChain(self.retriever, self.generator, self._condense, top_k=self.settings.top_k)
+
+    def ask(self, question: str, history: Sequence[Turn] = ()) -> Answer:
+        """Answer one question (with the conversation so far, oldest turn first)."""
+        return self.answer_chain.invoke(question, history)
+
+    def ask_stream(self, question: str, history: Sequence[Turn] = ()) -> AnswerStream:
+        """Like ask, streaming: iterate for text deltas, then read `.answer` (an AnswerStream)."""
+        return self.answer_chain.stream(question, history)
+
+    def _condense(self, history: Sequence[Turn], question: str) -> str:
+        if self.settings.llm_enabled:
+            from tutor.llm import condense_with_llm
+
+            try:
+                return condense_with_llm(self.settings, history, question)
+            except GenerationError:
+                pass  # the deterministic rewrite is a fine fallback when the model is unreachable
+        return condense_offline(history, question)
+
     def _index_changed(self) -> None:
         """Hook for caches derived from the index (the lexical index in retrieval)."""
+        if "retriever" in self.__dict__:
+            self.retriever.invalidate()

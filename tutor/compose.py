@@ -1,0 +1,140 @@
+"""The offline generator: answers with the passages' own sentences, so it cannot say anything the
+course does not. It picks the sentences most similar to the question (MiniLM cosine plus word
+overlap), drops near-repeats, keeps them in reading order and cites each one [n].
+
+Only a bounded number of candidate sentences is embedded (pre-selected by word overlap): the
+answer has to arrive in well under the time a student notices.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import Stemmer
+from bm25s.stopwords import STOPWORDS_EN_PLUS
+
+from tutor.models import Passage, Turn
+from tutor.retrieve import Query, QueryEmbeddingCache
+
+LEAD_IN = "Here is what the course materials say:"
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"”’)]?\s+(?=[\"“(]?[A-Z0-9])")
+_WORD = re.compile(r"[A-Za-z][A-Za-z'-]+")
+_MARKUP = re.compile(r"\*\*|__|`|^#+\s*|^\s*(?:[-*+•]|\d+[.)])\s+", re.MULTILINE)
+_CITATION_LIKE = re.compile(r"\[\d+(?:\s*,\s*\d+)*\]")
+_STOPWORDS = frozenset(STOPWORDS_EN_PLUS)
+_STEMMER = Stemmer.Stemmer("english")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of a passage or an answer: lines first (list items, paragraphs), then sentence ends."""
+    sentences: list[str] = []
+    for line in text.splitlines():
+        line = _MARKUP.sub("", line).strip()
+        if line:
+            sentences.extend(s.strip() for s in _SENTENCE_END.split(line) if s.strip())
+    return sentences
+
+
+def content_stems(text: str) -> set[str]:
+    """Stemmed content words, for overlap between a question, answer sentences and passages."""
+    words = [w.lower() for w in _WORD.findall(text)]
+    return set(_STEMMER.stemWords([w for w in words if w not in _STOPWORDS and len(w) > 2]))
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    passage: int  # 0-based index into the passages
+    position: int  # sentence order within the passage
+    text: str
+    overlap: float
+
+
+class OfflineComposer:
+    """Generator "offline": extractive, deterministic, every sentence cited."""
+
+    name = "offline"
+
+    def __init__(self, queries: QueryEmbeddingCache, *, max_sentences: int = 4, max_candidates: int = 16,
+                 max_passages: int = 5, redundancy: float = 0.8) -> None:
+        self.queries = queries
+        self.max_sentences = max_sentences
+        self.max_candidates = max_candidates
+        self.max_passages = max_passages
+        self.redundancy = redundancy
+
+    def stream(self, question: str, passages: Sequence[Passage], history: Sequence[Turn] = ()) -> Iterator[str]:
+        chosen = self.select(question, passages)
+        if not chosen:
+            return
+        yield LEAD_IN
+        previous_passage = None
+        for candidate in chosen:
+            # A new paragraph when the answer moves to another passage keeps sources visually apart.
+            yield "\n\n" if candidate.passage != previous_passage else " "
+            previous_passage = candidate.passage
+            yield _cite(candidate.text, candidate.passage + 1)
+
+    def select(self, question: str, passages: Sequence[Passage]) -> list[_Candidate]:
+        """The answer's sentences, in reading order: best passage first, document order within it."""
+        query = Query.parse(question)
+        question_stems = content_stems(query.lexical_text)
+        candidates = self._candidates(passages, question_stems)
+        if not candidates:
+            return []
+        query_vector = self.queries.embed_query(query.dense_text)
+        vectors = self.queries.embed_documents([c.text for c in candidates])
+        # Cosine decides; word overlap breaks near-ties toward sentences that use the question's
+        # terms; a small prior prefers the passages retrieval ranked higher.
+        scores = [float(vectors[i] @ query_vector) + 0.15 * c.overlap - 0.02 * c.passage
+                  for i, c in enumerate(candidates)]
+        picked: list[int] = []
+        for i in sorted(range(len(candidates)), key=lambda i: (-scores[i], i)):
+            if len(picked) == self.max_sentences:
+                break
+            if picked and scores[i] < scores[picked[0]] - 0.25:  # far weaker than the best: off the point
+                break
+            if any(float(vectors[i] @ vectors[j]) > self.redundancy for j in picked):
+                continue
+            picked.append(i)
+        best_rank = {}
+        for i in picked:
+            best_rank.setdefault(candidates[i].passage, scores[i])
+            best_rank[candidates[i].passage] = max(best_rank[candidates[i].passage], scores[i])
+        picked.sort(key=lambda i: (-best_rank[candidates[i].passage], candidates[i].passage, candidates[i].position))
+        return [candidates[i] for i in picked]
+
+    def _candidates(self, passages: Sequence[Passage], question_stems: set[str]) -> list[_Candidate]:
+        found: list[_Candidate] = []
+        seen: set[str] = set()
+        for p_index, passage in enumerate(passages[:self.max_passages]):
+            for position, sentence in enumerate(split_sentences(passage.chunk.text)):
+                words = sentence.split()
+                key = sentence.lower()
+                if len(words) < 6 or len(sentence) > 500 or key in seen or not sentence[0].isalnum():
+                    continue  # headings, fragments, figure credits and repeats make poor answers
+                if sentence.startswith(("Figure", "Table", "(credit", "Link to Learning")):
+                    continue
+                seen.add(key)
+                stems = content_stems(sentence)
+                overlap = len(stems & question_stems) / (len(question_stems) or 1)
+                found.append(_Candidate(p_index, position, _CITATION_LIKE.sub("", sentence).strip(), overlap))
+        # Bounded work: only the sentences sharing most words with the question are embedded, but
+        # every passage keeps its best few so a paraphrase can still win.
+        by_overlap = sorted(range(len(found)), key=lambda i: (-found[i].overlap, i))
+        keep = set(by_overlap[:self.max_candidates])
+        for p_index in range(min(len(passages), self.max_passages)):
+            own = [i for i in by_overlap if found[i].passage == p_index][:2]
+            keep.update(own)
+        return [found[i] for i in sorted(keep)]
+
+
+def _cite(sentence: str, n: int) -> str:
+    """Put the marker before the final punctuation: "... storage [2]." reads better than "storage. [2]"."""
+    match = re.search(r"([.!?]+[\"”’)]?)$", sentence)
+    if match:
+        return f"{sentence[:match.start()]} [{n}]{match.group(1)}"
+    return f"{sentence} [{n}]"

@@ -1,0 +1,109 @@
+"""The grounding guard: decides whether the course materials can answer a question at all.
+
+Two checks. A small explicit policy catches requests that retrieval similarity alone would let
+through because the book touches the topic (a dosage question lands near the chapter on drug
+therapies; "ignore your instructions" is not a course question however similar it looks). Then a
+relevance threshold: if even the best passage is not close to the question, the answer is not in
+the course. Thresholds were calibrated on the whole book and the dev set (see benchmarks/answering.py).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from tutor.chunking import SECTION_SEPARATOR
+from tutor.models import Passage
+
+RefusalReason = Literal["prompt_injection", "medical_advice", "coding_request", "not_in_course"]
+
+_POLICY: list[tuple[RefusalReason, re.Pattern[str]]] = [
+    ("prompt_injection", re.compile(
+        r"\b(system|hidden|initial|developer|original)\s+(prompt|message|instructions?)\b"
+        r"|\b(ignore|disregard|forget|override)\b.{0,40}\b(instructions?|prompts?|rules|guidelines|directions)\b"
+        r"|\b(ignore|disregard)\s+(all|everything|the above|previous|prior)\b"
+        r"|\byour\s+(instructions|rules|prompt|guidelines|configuration)\b"
+        r"|\b(jailbreak|developer mode|DAN mode)\b|\byou are now\b|\bact as (an? )?(unrestricted|different)\b",
+        re.IGNORECASE)),
+    ("medical_advice", re.compile(
+        r"\b\d+(\.\d+)?\s*(mg|milligrams?|mcg|micrograms?|ml)\b"
+        r"|\b(mg|milligrams?|dosage|doses?)\b.{0,60}\b(I|me|my)\b|\b(I|me|my)\b.{0,60}\b(mg|milligrams?|dosage|doses?)\b"
+        r"|\b(should|can|could|may|must)\s+I\s+(take|stop taking|start taking|increase|decrease|double|combine|mix)\b"
+        r"|\bhow (much|many)\b.{0,40}\b(should|can)\s+I\s+take\b",
+        re.IGNORECASE)),
+    ("coding_request", re.compile(
+        r"\b(write|implement|code|create|generate|give me|show me|fix|debug)\b.{0,30}"
+        r"\b(function|script|program|code|snippet|class|regex|algorithm|method|query)\b"
+        r"|\b(python|javascript|typescript|java|c\+\+|c#|golang|rust|ruby|php|sql|bash|html|css)\b.{0,40}"
+        r"\b(function|script|program|code|snippet|class|list|array|loop)\b"
+        r"|\b(function|script|program|code|snippet|class|list|array|loop)\b.{0,40}"
+        r"\b(in|using)\s+(python|javascript|typescript|java|c\+\+|c#|golang|rust|ruby|php|sql|bash)\b",
+        re.IGNORECASE)),
+]
+
+_MESSAGES: dict[RefusalReason, str] = {
+    "not_in_course": "That is not in the course materials, so I can't answer it from them.",
+    "medical_advice": ("Personal medication or dosage advice is not in the course materials, and I can't give it: "
+                       "please ask a doctor or pharmacist."),
+    "coding_request": "Programming help is not in the course materials: I can only answer questions about the course.",
+    "prompt_injection": ("That is not in the course materials: I can only answer questions about the course, "
+                         "and I don't share or change my instructions."),
+}
+
+
+@dataclass(frozen=True)
+class GuardDecision:
+    refused: bool
+    reason: RefusalReason | None = None
+    message: str | None = None  # the reply to show instead of an answer
+
+
+@dataclass(frozen=True)
+class GuardConfig:
+    # Best passage's cosine below which nothing in the course is about the question. Off-topic
+    # questions score ≤ ~0.2 on the book, the hardest dev question ~0.3 (see the calibration in
+    # benchmarks/answering.py).
+    min_top_relevance: float = 0.25
+    nearest_sections: int = 3
+
+
+def policy_reason(question: str) -> RefusalReason | None:
+    """The explicit policy: which kind of request this is, if it is one the tutor never answers."""
+    for reason, pattern in _POLICY:
+        if pattern.search(question):
+            return reason
+    return None
+
+
+def check(question: str, passages: Sequence[Passage], nearest: Sequence[Passage],
+          config: GuardConfig = GuardConfig()) -> GuardDecision:
+    """Refuse by policy, or when no retrieved passage is relevant enough; otherwise let it through.
+    `passages` are those above the retriever's threshold, `nearest` the best regardless of it."""
+    reason = policy_reason(question)
+    if reason is None:
+        best = max((p.dense_score for p in passages if p.dense_score is not None), default=None)
+        if not passages or (best is not None and best < config.min_top_relevance):
+            reason = "not_in_course"
+    if reason is None:
+        return GuardDecision(refused=False)
+    return GuardDecision(refused=True, reason=reason, message=refusal_message(reason, nearest, config.nearest_sections))
+
+
+def refusal_message(reason: RefusalReason, nearest: Sequence[Passage], limit: int = 3) -> str:
+    """The refusal, naming the nearest sections so the student knows where the course does go."""
+    lines = [_MESSAGES[reason]]
+    headings = list(dict.fromkeys(_heading(p) for p in nearest))[:limit]
+    if headings:
+        lines.append("")
+        lines.append("The nearest sections of the course are:")
+        lines.extend(f"- {h}" for h in headings)
+    return "\n".join(lines)
+
+
+def _heading(passage: Passage) -> str:
+    chunk = passage.chunk
+    # The section path repeats the document title as its first heading: show it once.
+    parts = [p for p in chunk.section.split(SECTION_SEPARATOR) if p and p not in chunk.title]
+    return f"{SECTION_SEPARATOR.join([chunk.title, *parts])} ({chunk.source})"

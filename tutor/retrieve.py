@@ -1,0 +1,230 @@
+"""Questions find passages: dense search in Chroma plus BM25 over the same chunks, fused with
+reciprocal-rank fusion, then de-duplicated, spread across sources and filtered by relevance.
+
+Dense and lexical retrieval fail differently: MiniLM matches paraphrases but blurs rare terms
+("hypothalamus", "Bandura"); BM25 nails the terms but misses paraphrases. RRF combines their ranks
+without having to calibrate one score against the other.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Literal
+
+import bm25s
+import numpy as np
+import Stemmer
+from langchain_chroma import Chroma
+from langchain_core.embeddings import Embeddings
+
+from tutor.chunking import SECTION_SEPARATOR
+from tutor.errors import CorpusNotIndexed
+from tutor.models import Chunk, Passage
+from tutor.store import ChunkStore, chunk_from_row
+
+Mode = Literal["dense", "bm25", "hybrid"]
+MODES: tuple[Mode, ...] = ("dense", "bm25", "hybrid")
+
+# A pasted multiple-choice option: "A. text", "b) text", "(C) text".
+_CHOICE_LINE = re.compile(r"^\s*\(?([A-Ha-h])[.)]\s+(\S.*)$")
+_BLANK = re.compile(r"_{3,}")
+
+
+@dataclass(frozen=True)
+class RetrievalConfig:
+    """Knobs of the retriever; defaults were tuned on the dev set over the whole book (see
+    benchmarks/answering.py)."""
+
+    candidates: int = 40  # per ranker, before fusion
+    rrf_k: int = 60
+    dense_weight: float = 1.0
+    lexical_weight: float = 1.0
+    heading_repeats: int = 2  # BM25 field weighting: title and section count this many times
+    per_source_cap: int = 3  # diversity: at most this many passages of one file in a result
+    duplicate_similarity: float = 0.95  # cosine above which two passages say the same thing
+    min_relevance: float = 0.2  # cosine to the question below which a passage is not evidence
+    recheck_seconds: float = 5.0  # how often to look for ingests made by another process
+
+
+@dataclass(frozen=True)
+class Query:
+    """A question split into what retrieval should look for. A pasted multiple-choice item
+    searches for its stem plus the options, as a student would paste them."""
+
+    text: str
+    stem: str
+    choices: tuple[str, ...] = ()
+
+    @classmethod
+    def parse(cls, text: str) -> Query:
+        stem_lines: list[str] = []
+        choices: list[str] = []
+        for line in text.strip().splitlines():
+            match = _CHOICE_LINE.match(line)
+            if match and (choices or stem_lines):
+                choices.append(match.group(2).strip())
+            elif choices:
+                choices[-1] += " " + line.strip()
+            else:
+                stem_lines.append(line.strip())
+        stem = " ".join(line for line in stem_lines if line)
+        if len(choices) < 2:  # "A. ..." once is a sentence, not a list of options
+            return cls(text=text.strip(), stem=" ".join(text.split()))
+        return cls(text=text.strip(), stem=stem, choices=tuple(choices))
+
+    @property
+    def dense_text(self) -> str:
+        stem = _BLANK.sub("…", self.stem)
+        return f"{stem} {'; '.join(self.choices)}".strip() if self.choices else stem
+
+    @property
+    def lexical_text(self) -> str:
+        return f"{self.stem} {' '.join(self.choices)}".strip()
+
+
+class QueryEmbeddingCache:
+    """Remembers the last few query vectors: the chain embeds the same question for retrieval,
+    for the refusal's nearest sections and for ranking answer sentences."""
+
+    def __init__(self, embedder: Embeddings, size: int = 64) -> None:
+        self.embedder = embedder
+        self._size = size
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def embed_query(self, text: str) -> np.ndarray:
+        with self._lock:
+            if text in self._vectors:
+                self._vectors.move_to_end(text)
+                return self._vectors[text]
+        vector = np.asarray(self.embedder.embed_query(text), dtype=np.float32)
+        with self._lock:
+            self._vectors[text] = vector
+            while len(self._vectors) > self._size:
+                self._vectors.popitem(last=False)
+        return vector
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray:
+        return np.asarray(self.embedder.embed_documents(texts), dtype=np.float32).reshape(len(texts), -1)
+
+
+class _LexicalIndex:
+    """BM25 over every chunk (text plus its heading path), and the chunks' stored vectors for
+    scoring candidates dense search did not return and for spotting duplicates."""
+
+    def __init__(self, store: ChunkStore, config: RetrievalConfig, stemmer: Stemmer.Stemmer) -> None:
+        self.fingerprint = store.fingerprint()
+        rows = store.collection.get(include=["documents", "metadatas", "embeddings"])
+        order = sorted(range(len(rows["ids"])), key=lambda i: ((rows["metadatas"][i] or {}).get("source", ""),
+                                                                (rows["metadatas"][i] or {}).get("position", 0)))
+        self.chunks: list[Chunk] = [chunk_from_row(rows["ids"][i], rows["documents"][i], rows["metadatas"][i])
+                                    for i in order]
+        self.row_of = {c.chunk_id: i for i, c in enumerate(self.chunks)}
+        embeddings = rows["embeddings"]
+        self.vectors = (np.asarray([embeddings[i] for i in order], dtype=np.float32) if len(order)
+                        else np.zeros((0, 1), dtype=np.float32))
+        self.stemmer = stemmer
+        self.bm25 = bm25s.BM25()
+        if self.chunks:
+            corpus = [lexical_document(c, config.heading_repeats) for c in self.chunks]
+            tokens = bm25s.tokenize(corpus, stopwords="en", stemmer=stemmer, show_progress=False)
+            self.bm25.index(tokens, show_progress=False)
+
+    def scores(self, text: str) -> np.ndarray:
+        tokens = bm25s.tokenize([text], stopwords="en", stemmer=self.stemmer, return_ids=False,
+                                show_progress=False)[0]
+        if not tokens or not self.chunks:
+            return np.zeros(len(self.chunks), dtype=np.float32)
+        return self.bm25.get_scores(tokens)
+
+
+def lexical_document(chunk: Chunk, heading_repeats: int) -> str:
+    """What BM25 sees: the heading path repeated (a cheap field weight) and the passage text."""
+    heading = " ".join([chunk.title, *chunk.section.split(SECTION_SEPARATOR)])
+    return " ".join([heading] * heading_repeats + [chunk.text])
+
+
+class Retriever:
+    """Hybrid retrieval over one ChunkStore. Thread-safe; the lexical index is rebuilt lazily
+    after `invalidate()` or when another process changed the index."""
+
+    def __init__(self, store: ChunkStore, embedder: Embeddings | QueryEmbeddingCache,
+                 config: RetrievalConfig | None = None) -> None:
+        self.store = store
+        self.queries = embedder if isinstance(embedder, QueryEmbeddingCache) else QueryEmbeddingCache(embedder)
+        self.config = config or RetrievalConfig()
+        self._dense = Chroma(client=store.client, collection_name=store.collection_name,
+                             embedding_function=self.queries.embedder)
+        self._stemmer = Stemmer.Stemmer("english")
+        self._index: _LexicalIndex | None = None
+        self._checked_at = 0.0
+        self._lock = threading.Lock()
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._index = None
+
+    def _lexical(self) -> _LexicalIndex:
+        with self._lock:
+            now = time.monotonic()
+            if self._index is not None and now - self._checked_at > self.config.recheck_seconds:
+                self._checked_at = now
+                if self.store.fingerprint() != self._index.fingerprint:
+                    self._index = None
+            if self._index is None:
+                self._index = _LexicalIndex(self.store, self.config, self._stemmer)
+                self._checked_at = now
+            if not self._index.chunks:
+                raise CorpusNotIndexed("Nothing is indexed yet: run `tutor ingest` to index the course documents.")
+            return self._index
+
+    def search(self, question: str, k: int = 5, mode: Mode = "hybrid", *, apply_threshold: bool = True) -> list[Passage]:
+        """The k best passages for the question. With apply_threshold, passages whose cosine
+        similarity to the question is below `min_relevance` are dropped (possibly leaving none)."""
+        index = self._lexical()
+        query = Query.parse(question)
+        config = self.config
+        dense_ranked: list[int] = []
+        query_vector: np.ndarray | None = None
+        if mode in ("dense", "hybrid") or apply_threshold:
+            query_vector = self.queries.embed_query(query.dense_text)
+        if mode in ("dense", "hybrid"):
+            hits = self._dense.similarity_search_by_vector_with_relevance_scores(
+                query_vector.tolist(), k=min(config.candidates, len(index.chunks)))
+            dense_ranked = [index.row_of[doc.id] for doc, _ in hits if doc.id in index.row_of]
+        lexical_scores: np.ndarray | None = None
+        lexical_ranked: list[int] = []
+        if mode in ("bm25", "hybrid"):
+            lexical_scores = index.scores(query.lexical_text)
+            top = np.argsort(-lexical_scores, kind="stable")[:config.candidates]
+            lexical_ranked = [int(i) for i in top if lexical_scores[i] > 0]
+
+        fused: dict[int, float] = {}
+        for weight, ranked in ((config.dense_weight, dense_ranked), (config.lexical_weight, lexical_ranked)):
+            for rank, row in enumerate(ranked):
+                fused[row] = fused.get(row, 0.0) + weight / (config.rrf_k + rank + 1)
+        ordered = sorted(fused, key=lambda row: (-fused[row], row))
+
+        cosines = index.vectors[ordered] @ query_vector if query_vector is not None and ordered else None
+        picked: list[int] = []
+        per_source: dict[str, int] = {}
+        for position, row in enumerate(ordered):
+            chunk = index.chunks[row]
+            if apply_threshold and cosines is not None and cosines[position] < config.min_relevance:
+                continue
+            if per_source.get(chunk.source, 0) >= config.per_source_cap:
+                continue
+            if any(float(index.vectors[row] @ index.vectors[other]) >= config.duplicate_similarity for other in picked):
+                continue
+            picked.append(row)
+            per_source[chunk.source] = per_source.get(chunk.source, 0) + 1
+            if len(picked) == k:
+                break
+        cosine_of = {row: float(cosines[i]) for i, row in enumerate(ordered)} if cosines is not None else {}
+        return [Passage(chunk=index.chunks[row], score=round(fused[row], 6), dense_score=cosine_of.get(row),
+                        lexical_score=float(lexical_scores[row]) if lexical_scores is not None else None)
+                for row in picked]
