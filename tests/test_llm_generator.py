@@ -290,6 +290,13 @@ def test_condense_falls_back_to_the_question(fake_llm: FakeLLMServer, reply: Rep
     assert len(fake_llm.chat_requests) == 1  # no retries for a side step
 
 
+def test_condense_failure_uses_the_given_fallback(fake_llm: FakeLLMServer) -> None:
+    fake_llm.enqueue(Reply.server_error(500))
+    rewritten = condense_with_llm(llm_settings(fake_llm), HISTORY, "and the second one?",
+                                  fallback=lambda history, question: f"{question} (after {len(history)} turns)")
+    assert rewritten == "and the second one? (after 2 turns)"
+
+
 def test_condense_with_nothing_listening_falls_back() -> None:
     settings = Settings(openai_api_key="test", openai_base_url=f"http://127.0.0.1:{free_port()}/v1")
     assert condense_with_llm(settings, HISTORY, "and the second one?") == "and the second one?"

@@ -16,7 +16,7 @@ import itertools
 import logging
 import re
 import time
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import cast
 
 import openai
@@ -190,32 +190,36 @@ class OpenAICompatibleGenerator:
 _LOST = "The connection to the language model was lost mid-answer; the answer below is incomplete."
 
 
-def condense_with_llm(settings: Settings, history: Sequence[Turn], question: str) -> str:
+def condense_with_llm(settings: Settings, history: Sequence[Turn], question: str,
+                      fallback: Callable[[Sequence[Turn], str], str] | None = None) -> str:
     """Rewrite a follow-up ("and the second one?") as a standalone question using the chat history.
-    Any failure returns the question unchanged: retrieval still works, just less precisely."""
+    Any failure (unreachable endpoint, an answer instead of a question) returns `fallback(history,
+    question)` if given, else the question unchanged: retrieval still works, just less precisely."""
     if not history or not question.strip():
         return question
     try:
         model = chat_model(settings, streaming=False, max_tokens=CONDENSE_MAX_TOKENS,
                            timeout=min(settings.llm_timeout, CONDENSE_TIMEOUT))
-        reply = model.invoke(condense_messages(history, question))
+        rewritten = standalone_question(model.invoke(condense_messages(history, question)).content, question)
     except Exception as exc:  # an unreachable or confused endpoint must not block the answer
         logger.info("condensing the follow-up failed (%s); using it as asked", type(exc).__name__)
-        return question
-    return standalone_question(reply.content, question)
+        rewritten = None
+    if rewritten is None:
+        return fallback(history, question) if fallback else question
+    return rewritten
 
 
-def standalone_question(reply: object, question: str) -> str:
-    """The model's rewrite, or the original question when the reply is not a plausible question."""
+def standalone_question(reply: object, question: str) -> str | None:
+    """The model's rewrite, or None when the reply is not a plausible question."""
     if not isinstance(reply, str):
-        return question
+        return None
     lines = [line.strip() for line in reply.strip().splitlines() if line.strip()]
     if not lines:
-        return question
+        return None
     rewritten = lines[0].removeprefix("Standalone question:").strip().strip('"“”').strip()
     # A long or cited reply is an answer, not a rewritten question.
     if not rewritten or len(rewritten) > max(300, 3 * len(question)) or _CITED.search(rewritten):
-        return question
+        return None
     return rewritten
 
 
