@@ -14,6 +14,7 @@ from __future__ import annotations
 import email.utils
 import itertools
 import logging
+import math
 import re
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
@@ -42,6 +43,7 @@ MAX_ANSWER_TOKENS = 1024
 CONDENSE_TIMEOUT = 10.0
 CONDENSE_MAX_TOKENS = 120
 _CITED = re.compile(r"\[\d+\]")
+_LOST = "The connection to the language model was lost mid-answer; the answer below is incomplete."
 
 _Chunks = Generator[BaseMessageChunk, None, None]
 
@@ -187,9 +189,6 @@ class OpenAICompatibleGenerator:
         return _LOST
 
 
-_LOST = "The connection to the language model was lost mid-answer; the answer below is incomplete."
-
-
 def condense_with_llm(settings: Settings, history: Sequence[Turn], question: str,
                       fallback: Callable[[Sequence[Turn], str], str] | None = None) -> str:
     """Rewrite a follow-up ("and the second one?") as a standalone question using the chat history.
@@ -241,11 +240,11 @@ def _retry_after(exc: BaseException) -> float | None:
         if value is None:
             continue
         try:
-            return float(value) * scale
+            seconds = float(value) * scale
         except ValueError:
             parsed = email.utils.parsedate_tz(value)
-            if parsed is not None:
-                return float(email.utils.mktime_tz(parsed) - time.time())
+            seconds = float(email.utils.mktime_tz(parsed) - time.time()) if parsed else math.nan
+        return seconds if math.isfinite(seconds) else None
     return None
 
 
