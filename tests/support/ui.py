@@ -1,0 +1,19 @@
+"""Helpers shared by the UI tests (AppTest and browser) and the UI benchmark."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+APP = REPO / "ui" / "app.py"
+
+
+def copy_index(indexed_service, target: Path) -> tuple[Path, Path]:
+    """Copy an indexed service's data and corpus directories under `target`, so a test may change
+    them (uploads, feedback) without touching the session's shared index. Chunks keep pointing at the
+    shared corpus paths, which is harmless: sources are relative names and only re-index reads paths."""
+    data_dir, corpus_dir = target / "data", target / "corpus"
+    shutil.copytree(indexed_service.settings.data_dir, data_dir)
+    shutil.copytree(indexed_service.settings.corpus_dir, corpus_dir)
+    return data_dir, corpus_dir

@@ -1,0 +1,171 @@
+"""The Streamlit pages driven by AppTest: the real app script, the real service over a copy of the
+session's indexed course, and a data directory of the test's own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.support.ui import APP, copy_index
+from tutor.feedback import FeedbackStore
+from tutor.library import InstructorSession
+
+PASSWORD = "s3cret-for-tests"
+ZEBRAFISH = b"""---
+title: Zebrafish Navigation
+---
+# Zebrafish Navigation
+
+## Lateral line
+
+Zebrafish larvae navigate dark water with the lateral line, a row of hair-cell clusters called neuromasts.
+Each neuromast senses the flow of water around the larva.
+"""
+
+
+@pytest.fixture
+def course(indexed_service, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private copy of the indexed course (the app may write feedback and uploads into it)."""
+    data_dir, corpus_dir = copy_index(indexed_service, tmp_path)
+    monkeypatch.setenv("TUTOR_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("TUTOR_CORPUS_DIR", str(corpus_dir))
+    return data_dir
+
+
+def _plain(markdown: str) -> str:
+    """Text we escaped for Markdown, as the reader sees it."""
+    return markdown.replace("\\", "")
+
+
+def _app() -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=90)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _ask(at: AppTest, question: str) -> AppTest:
+    at.chat_input[0].set_value(question).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_chat_answers_with_numbered_citations_that_open_the_passage(course: Path) -> None:
+    at = _app()
+    assert len(at.button) >= 3  # starter questions drawn from the course, plus new chat
+    _ask(at, "What is encoding?")
+    user, assistant = at.chat_message
+    assert (user.name, assistant.name) == ("user", "assistant")
+    assert "\\[1\\]" in assistant.markdown[0].value  # escaped: a model cannot make a link
+    labels = [e.label for e in assistant.expander]
+    assert labels and labels[0].startswith("\\[1\\] ")
+    passage = assistant.expander[0].markdown[0].value
+    assert ":orange-background[" in passage  # the quoted sentence, highlighted
+    [entry] = [m for m in at.session_state["messages"] if m.answer]
+    assert entry.answer.citations[0].source.startswith("psychology-2e/08-1")
+
+
+def test_follow_up_uses_the_history_and_new_chat_clears_it(course: Path) -> None:
+    at = _ask(_app(), "What is classical conditioning?")
+    _ask(at, "Who discovered it?")
+    messages = at.session_state["messages"]
+    assert len(messages) == 4
+    assert messages[-1].answer.standalone_question  # the follow-up was rewritten with the history
+    assert "conditioning" in messages[-1].answer.standalone_question.lower()
+    next(b for b in at.button if b.label == "New chat").click().run()
+    assert at.session_state["messages"] == [] and not at.chat_message
+
+
+def test_off_topic_question_is_refused_visibly(course: Path) -> None:
+    at = _ask(_app(), "What is the capital of France?")
+    assistant = at.chat_message[1]
+    assert assistant.info and "not in the course materials" in assistant.info[0].value
+    assert not assistant.expander  # a refusal cites nothing
+    assert at.session_state["messages"][-1].answer.refused
+
+
+def test_starter_question_is_answered_when_clicked(course: Path) -> None:
+    at = _app()
+    starter = next(b for b in at.button if b.label not in ("New chat", "Export"))
+    starter.click().run()
+    assert not at.exception, at.exception
+    assert len(at.session_state["messages"]) == 2
+    assert _plain(at.chat_message[0].markdown[0].value) == _plain(starter.label)
+
+
+def test_feedback_and_comment_are_stored(course: Path) -> None:
+    at = _ask(_app(), "What is encoding?")
+    at.feedback[0].set_value(0).run()  # thumbs down
+    store = FeedbackStore.in_data_dir(course)
+    [entry] = store.entries()
+    assert (entry.question, entry.rating, entry.mode) == ("What is encoding?", "down", "offline")
+    assert entry.citations and entry.citations[0]["quote"] and "[1]" in entry.answer
+
+    at.text_input[0].input("Please explain the three types")
+    at.form_submit_button[0].click().run()
+    assert not at.exception, at.exception
+    assert store.get(entry.id).comment == "Please explain the three types"
+    at.feedback[0].set_value(1).run()  # changed their mind: the same row is updated
+    assert [(e.rating, e.comment) for e in store.entries()] == [("up", "Please explain the three types")]
+
+
+def test_export_holds_the_conversation_as_markdown(course: Path) -> None:
+    at = _ask(_app(), "What is encoding?")
+    from tutor_ui.chat import conversation_markdown  # importable once AppTest has put ui/ on sys.path
+
+    exported = conversation_markdown(at.session_state["messages"])
+    assert exported.startswith("# Conversation with the course tutor")
+    assert "**You:** What is encoding?" in exported and "> [1] Memory 8.1" in exported
+
+
+def test_library_is_locked_without_a_password(course: Path) -> None:
+    at = _app()
+    at.switch_page("pages/library.py").run()
+    assert "TUTOR_INSTRUCTOR_PASSWORD" in at.info[0].value
+    assert not at.text_input and not at.file_uploader and not at.button
+
+
+def test_wrong_password_is_refused(course: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TUTOR_INSTRUCTOR_PASSWORD", PASSWORD)
+    at = _app()
+    at.switch_page("pages/library.py").run()
+    at.text_input[0].input("not-the-password")
+    at.form_submit_button[0].click().run()
+    assert "Wrong instructor password" in at.error[0].value
+    assert not at.file_uploader and not at.dataframe
+
+    at.session_state["instructor"] = InstructorSession("f" * 64)  # a forged session in session_state
+    at.run()
+    assert not at.file_uploader and at.text_input[0].label == "Instructor password"
+
+
+def test_upload_then_ask_about_the_new_document(course: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TUTOR_INSTRUCTOR_PASSWORD", PASSWORD)
+    at = _app()
+    at.switch_page("pages/library.py").run()
+    at.text_input[0].input(PASSWORD)
+    at.form_submit_button[0].click().run()
+    assert not at.exception, at.exception
+    at.file_uploader[0].set_value([("../zebrafish.md", ZEBRAFISH, "text/markdown"),
+                                   ("broken.pdf", b"%PDF-1.4 garbage", "application/pdf")])
+    at.run()
+    next(b for b in at.button if b.label == "Add to library").click().run()
+    assert not at.exception, at.exception
+    assert any("zebrafish.md: added as zebrafish.md" in _plain(s.value) for s in at.success)
+    assert any(_plain(e.value).startswith("broken.pdf: PDF is corrupt") for e in at.error)
+    assert any("Zebrafish Navigation" in _plain(e.label) for e in at.expander)
+
+    at.switch_page("pages/chat.py").run()
+    _ask(at, "How do zebrafish larvae navigate dark water?")
+    answer = at.session_state["messages"][-1].answer
+    assert not answer.refused
+    assert "zebrafish.md" in {c.source for c in answer.citations}
+
+
+def test_evals_page_explains_how_to_make_a_report(course: Path) -> None:
+    at = _app()
+    at.switch_page("pages/evals.py").run()
+    assert not at.exception, at.exception
+    assert "No evaluation report yet" in at.info[0].value

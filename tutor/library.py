@@ -1,0 +1,123 @@
+"""Instructor access to the course library: who may change it, and the changes besides uploads.
+
+Every action takes an `InstructorSession` and checks it itself, so no caller (a page, a test, a
+script) can reach an action without having given the instructor password. A session is a keyed
+digest of the password: one cannot be forged without the password, and changing
+TUTOR_INSTRUCTOR_PASSWORD (or restarting the server) invalidates every session issued before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tutor.errors import TutorError
+from tutor.ingest import FileOutcome, IngestReport
+from tutor.models import Chunk
+from tutor.settings import Settings
+
+if TYPE_CHECKING:
+    from tutor.service import TutorService
+
+# Per process: sessions die with the server, and a token seen in one process means nothing in another.
+_SESSION_KEY = secrets.token_bytes(32)
+
+HOW_TO_ENABLE = (
+    "Set the environment variable TUTOR_INSTRUCTOR_PASSWORD to a password of your choice and restart "
+    "the tutor (e.g. `TUTOR_INSTRUCTOR_PASSWORD=... tutor serve`)."
+)
+
+
+class NotAuthorized(TutorError):
+    """A library action was attempted without a valid instructor session."""
+
+
+class LibraryLocked(NotAuthorized):
+    """No instructor password is configured, so nobody may change the library."""
+
+
+@dataclass(frozen=True)
+class InstructorSession:
+    """Proof that the instructor password was given. Obtain one only from `instructor_login`."""
+
+    token: str = field(repr=False)
+
+
+def library_enabled(settings: Settings) -> bool:
+    return bool(settings.instructor_password)
+
+
+def instructor_login(settings: Settings, password: str) -> InstructorSession:
+    """Exchange the instructor password for a session; raises NotAuthorized if it is wrong."""
+    if not settings.instructor_password:
+        raise LibraryLocked(f"The library is locked: no instructor password is set. {HOW_TO_ENABLE}")
+    # Constant-time comparison: response time must not reveal how much of a guess was right.
+    if not hmac.compare_digest(password.encode(), settings.instructor_password.encode()):
+        raise NotAuthorized("Wrong instructor password.")
+    return InstructorSession(_token_for(settings.instructor_password))
+
+
+def require_instructor(settings: Settings, session: InstructorSession | None) -> None:
+    """Raise NotAuthorized unless `session` came from `instructor_login` with the current password."""
+    if not settings.instructor_password:
+        raise LibraryLocked(f"The library is locked: no instructor password is set. {HOW_TO_ENABLE}")
+    token = session.token if isinstance(session, InstructorSession) else ""
+    if not hmac.compare_digest(token.encode(), _token_for(settings.instructor_password).encode()):
+        raise NotAuthorized("Log in as an instructor first.")
+
+
+def _token_for(password: str) -> str:
+    return hmac.new(_SESSION_KEY, password.encode(), hashlib.sha256).hexdigest()
+
+
+# --- actions -------------------------------------------------------------------------------------
+
+
+@dataclass
+class LibraryDocument:
+    source: str
+    title: str
+    path: str
+    ingested_at: str
+    chunks: list[Chunk]
+
+
+def library_documents(service: TutorService, session: InstructorSession | None) -> list[LibraryDocument]:
+    """Every indexed document with its chunks, in source order."""
+    require_instructor(service.settings, session)
+    by_source: dict[str, list[Chunk]] = {}
+    for chunk in service.store.all_chunks():
+        by_source.setdefault(chunk.source, []).append(chunk)
+    return [LibraryDocument(d.source, d.title, d.path, d.ingested_at, by_source.get(d.source, []))
+            for d in service.documents()]
+
+
+def delete_documents(service: TutorService, session: InstructorSession | None,
+                     sources: Sequence[str]) -> list[FileOutcome]:
+    """Remove documents from the index, and their files from the course library so that a re-index
+    does not bring them back. Files outside the library directory are left alone."""
+    require_instructor(service.settings, session)
+    outcomes = service.remove(list(sources))
+    for outcome in outcomes:
+        path = Path(outcome.path) if outcome.path else None
+        if path is not None and inside_corpus(service.settings, path) and path.is_file():
+            path.unlink()
+    return outcomes
+
+
+def reindex_library(service: TutorService, session: InstructorSession | None) -> IngestReport:
+    """Bring the index in line with the library directory: new and changed files are indexed,
+    files that disappeared are removed, unchanged files cost nothing."""
+    require_instructor(service.settings, session)
+    return service.ingest([service.settings.corpus_dir], prune=True, quiet=True)
+
+
+def inside_corpus(settings: Settings, path: Path) -> bool:
+    corpus = settings.corpus_dir.resolve()
+    resolved = path.resolve()
+    return resolved != corpus and resolved.is_relative_to(corpus)

@@ -1,0 +1,57 @@
+"""Chat (students): ask about the course, get answers with their sources."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from tutor_ui import resources
+from tutor_ui.chat import (ChatEntry, answer_question, ask_later, conversation, conversation_markdown, new_chat,
+                           render_answer, render_feedback, render_user, take_pending)
+from tutor_ui.starters import cached_starters
+from tutor_ui.text import escape_markdown
+
+tutor = resources.service()
+feedback = resources.feedback_store()
+messages = conversation()
+
+title, actions = st.columns([3, 2], vertical_alignment="bottom")
+title.title("Course tutor")
+with actions.container(horizontal=True, horizontal_alignment="right"):
+    st.button("New chat", icon=":material/add_comment:", on_click=new_chat, disabled=not messages)
+    st.download_button("Export", data=conversation_markdown(messages), file_name="tutor-conversation.md",
+                       mime="text/markdown", icon=":material/download:", on_click="ignore", disabled=not messages)
+mode = tutor.settings.llm_model if tutor.settings.llm_enabled else "offline"
+st.caption(f"Answers come only from the course materials, with numbered sources. · Mode: `{mode}`"
+           if mode != "offline" else
+           "Answers come only from the course materials, with numbered sources. · Offline mode: "
+           "answers quote the course directly.")
+
+# Read first (the input is pinned to the bottom wherever it is declared) so starters hide while answering.
+question = st.chat_input("Ask a question about the course") or take_pending()
+
+if not messages and not question:
+    starters = cached_starters(tutor)
+    if starters:
+        st.markdown("**Not sure where to start? Try one of these:**")
+        with st.container(horizontal=True):
+            for starter in starters:
+                st.button(escape_markdown(starter), on_click=ask_later, args=(starter,), type="secondary")
+
+for entry in messages:
+    with st.chat_message(entry.role):
+        if entry.role == "user":
+            render_user(entry.text)
+        elif entry.answer is not None:
+            render_answer(entry.answer)
+            render_feedback(entry, feedback)
+        else:
+            st.error(escape_markdown(entry.text), icon=":material/error:")
+
+if question and question.strip():
+    with st.chat_message("user"):
+        render_user(question)
+    with st.chat_message("assistant"):
+        reply = answer_question(tutor, question, messages)
+    messages += [ChatEntry("user", question), reply]
+    # Redraw from the conversation: the final answer (validated citations, feedback) replaces the stream.
+    st.rerun()

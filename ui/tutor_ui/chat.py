@@ -1,0 +1,173 @@
+"""The conversation: what session_state keeps, how an answer is drawn, and the Markdown export."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Literal
+
+import streamlit as st
+
+from tutor.errors import CorpusNotIndexed, TutorError
+from tutor.feedback import FeedbackStore, rating_from_thumbs
+from tutor.models import Answer, Citation, Turn
+from tutor.service import TutorService
+from tutor_ui.text import escape_markdown, highlighted_passage, model_markdown, model_markdown_stream
+
+MESSAGES_KEY = "messages"
+PENDING_KEY = "pending_question"
+
+
+@dataclass
+class ChatEntry:
+    """One message. An assistant entry carries the typed Answer it rendered (or an error)."""
+
+    role: Literal["user", "assistant"]
+    text: str
+    answer: Answer | None = None
+    error: bool = False
+    feedback_id: int | None = None
+    comment_saved: bool = False
+    id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])  # stable widget keys across reruns
+
+
+def conversation() -> list[ChatEntry]:
+    return st.session_state.setdefault(MESSAGES_KEY, [])
+
+
+def new_chat() -> None:
+    st.session_state[MESSAGES_KEY] = []
+
+
+def ask_later(question: str) -> None:
+    """A starter question clicked: answered on this rerun as if typed."""
+    st.session_state[PENDING_KEY] = question
+
+
+def take_pending() -> str | None:
+    return st.session_state.pop(PENDING_KEY, None)
+
+
+def history(entries: Sequence[ChatEntry]) -> list[Turn]:
+    """The conversation so far as the answering chain sees it (errors are not part of it)."""
+    return [Turn(e.role, e.answer.text if e.answer else e.text) for e in entries if not e.error]
+
+
+def answer_question(tutor: TutorService, question: str, entries: Sequence[ChatEntry]) -> ChatEntry:
+    """Answer inside the current chat message. In LLM mode the text streams as it is written; the
+    offline answerer is fast enough to show at once. Expected failures become an error entry."""
+    turns = history(entries)
+    try:
+        if not tutor.settings.llm_enabled:
+            with st.spinner("Looking through the course…"):
+                return ChatEntry("assistant", "", answer=tutor.ask(question, history=turns))
+        stream = tutor.ask_stream(question, history=turns)
+        st.write_stream(model_markdown_stream(stream))
+        if stream.answer is None:
+            raise TutorError("the answer stream ended without an answer")
+        return ChatEntry("assistant", "", answer=stream.answer)
+    except CorpusNotIndexed:
+        return ChatEntry("assistant", "Nothing is indexed yet, so there is nothing to answer from. An instructor "
+                                      "can add course documents on the Library page.", error=True)
+    except TutorError as exc:
+        return ChatEntry("assistant", f"Sorry, something went wrong: {exc}", error=True)
+
+
+# --- drawing ---------------------------------------------------------------------------------------
+
+
+def render_user(text: str) -> None:
+    st.markdown(escape_markdown(text))
+
+
+def render_answer(answer: Answer) -> None:
+    """The answer body, then its footnotes; a refusal is drawn as a notice, not as an answer."""
+    if answer.refused:
+        st.info(model_markdown(answer.text), icon=":material/block:")
+        if answer.refusal_reason == "not_in_course":
+            st.caption("Try asking with the words your course uses, or ask your instructor.")
+    else:
+        st.markdown(model_markdown(answer.text))
+    if answer.incomplete:
+        st.warning(f"This answer was cut short. {escape_markdown(answer.error or '')}", icon=":material/warning:")
+    elif answer.error:
+        st.error(escape_markdown(answer.error), icon=":material/error:")
+    render_citations(answer)
+
+
+def render_citations(answer: Answer) -> None:
+    if not answer.citations:
+        return
+    st.caption("Sources")
+    passages = {p.chunk.chunk_id: p.chunk for p in answer.passages}
+    for citation in answer.citations:
+        with st.expander(citation_label(citation)):
+            chunk = passages.get(citation.chunk_id)
+            st.caption(f":material/description: {escape_markdown(citation.title)} · "
+                       f"{escape_markdown(citation.section or 'Whole document')} · "
+                       f"`{citation.source.replace('`', '')}`")
+            st.markdown(highlighted_passage(chunk.text, citation.quote) if chunk
+                        else highlighted_passage(citation.quote, citation.quote))
+
+
+def citation_label(citation: Citation) -> str:
+    where = citation.section.split(" › ")[-1] if citation.section else ""
+    label = f"{citation.title} — {where}" if where and where not in citation.title else citation.title
+    return f"\\[{citation.n}\\] {escape_markdown(label)}"
+
+
+def render_feedback(entry: ChatEntry, store: FeedbackStore) -> None:
+    """Thumbs up/down, stored at once; once rated, an optional comment on the same record."""
+    st.feedback("thumbs", key=f"rating-{entry.id}", on_change=_rated, args=(entry.id, store))
+    if entry.feedback_id is None:
+        return
+    if entry.comment_saved:
+        st.caption("Thanks for the feedback.")
+        return
+    with st.form(key=f"comment-form-{entry.id}", border=False):
+        comment = st.text_input("What could be better? (optional)", key=f"comment-{entry.id}",
+                                placeholder="Optional comment", label_visibility="collapsed")
+        if st.form_submit_button("Send comment", type="tertiary") and comment.strip():
+            store.update(entry.feedback_id, comment=comment)
+            entry.comment_saved = True
+            st.rerun()
+
+
+def _rated(entry_id: str, store: FeedbackStore) -> None:
+    entry = next((e for e in conversation() if e.id == entry_id), None)
+    if entry is None or entry.answer is None:
+        return
+    rating = rating_from_thumbs(st.session_state.get(f"rating-{entry_id}"))
+    if entry.feedback_id is None:
+        if rating is not None:
+            entry.feedback_id = store.record(entry.answer, rating)
+    else:
+        store.update(entry.feedback_id, rating=rating, clear_rating=rating is None)
+
+
+# --- export ----------------------------------------------------------------------------------------
+
+
+def conversation_markdown(entries: Sequence[ChatEntry], when: datetime | None = None) -> str:
+    """The conversation as a Markdown file a student can keep: questions, answers, and each answer's
+    sources as footnotes with the quoted sentences."""
+    stamp = (when or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M UTC")
+    lines = ["# Conversation with the course tutor", "", f"_Exported {stamp}_", ""]
+    for entry in entries:
+        if entry.role == "user":
+            lines += [f"**You:** {entry.text}", ""]
+            continue
+        answer = entry.answer
+        if answer is None:
+            lines += [f"**Tutor:** _{entry.text}_", ""]
+            continue
+        prefix = "**Tutor (not covered by the course):**" if answer.refused else "**Tutor:**"
+        lines += [f"{prefix} {answer.text}", ""]
+        for citation in answer.citations:
+            place = " › ".join(p for p in (citation.title, citation.section) if p)
+            lines.append(f"> [{citation.n}] {place} ({citation.source}): \"{citation.quote}\"")
+        if answer.citations:
+            lines.append("")
+    return "\n".join(lines).rstrip() + "\n"

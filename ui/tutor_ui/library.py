@@ -1,0 +1,83 @@
+"""Library page helpers: the instructor's login in session_state, notices that survive a rerun,
+and the tables. Authorization itself lives in tutor.library, checked by every action."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import streamlit as st
+
+from tutor.library import InstructorSession, LibraryDocument, NotAuthorized, instructor_login, require_instructor
+from tutor.models import Chunk
+from tutor.settings import Settings
+from tutor.uploads import UploadOutcome
+from tutor_ui.text import escape_markdown
+
+SESSION_KEY = "instructor"
+NOTICES_KEY = "library-notices"
+
+
+def current_session(settings: Settings) -> InstructorSession | None:
+    """The logged-in instructor's session, if it is still valid (a changed password ends it)."""
+    session = st.session_state.get(SESSION_KEY)
+    try:
+        require_instructor(settings, session)
+    except NotAuthorized:
+        st.session_state.pop(SESSION_KEY, None)
+        return None
+    return session
+
+
+def log_in(settings: Settings, password: str) -> None:
+    st.session_state[SESSION_KEY] = instructor_login(settings, password)
+
+
+def log_out() -> None:
+    st.session_state.pop(SESSION_KEY, None)
+
+
+def upload_widget_key(name: str) -> str:
+    """A key that changes after each upload, so the uploader comes back empty."""
+    return f"upload-{name}-{st.session_state.get(f'upload-generation-{name}', 0)}"
+
+
+def show_outcomes(outcomes: Sequence[UploadOutcome], reset_widget: str) -> None:
+    """Keep one message per file for the next run, empty the uploader, and redraw."""
+    notices = st.session_state.setdefault(NOTICES_KEY, [])
+    for outcome in outcomes:
+        if outcome.ok:
+            notices.append(("success", f"{outcome.name}: {outcome.status} as {outcome.source} "
+                                       f"({outcome.chunks} chunks)"))
+        else:
+            notices.append(("error", f"{outcome.name}: {outcome.error}"))
+    generation = f"upload-generation-{reset_widget}"
+    st.session_state[generation] = st.session_state.get(generation, 0) + 1
+    st.rerun()
+
+
+def add_notice(kind: str, message: str) -> None:
+    st.session_state.setdefault(NOTICES_KEY, []).append((kind, message))
+
+
+def render_notices() -> None:
+    for kind, message in st.session_state.pop(NOTICES_KEY, []):
+        if kind == "success":
+            st.success(escape_markdown(message), icon=":material/check_circle:")
+        else:
+            st.error(escape_markdown(message), icon=":material/error:")
+
+
+def short_time(stamp: str | None) -> str:
+    """'2026-11-20T23:58:12+00:00' -> '2026-11-20 23:58' (UTC, as ingest records it)."""
+    return stamp[:16].replace("T", " ") if stamp else "never"
+
+
+def document_table(documents: Sequence[LibraryDocument]) -> list[dict[str, Any]]:
+    return [{"Document": d.title, "File": d.source, "Chunks": len(d.chunks),
+             "Last ingested (UTC)": short_time(d.ingested_at)}
+            for d in documents]
+
+
+def chunk_table(chunks: Sequence[Chunk]) -> list[dict[str, Any]]:
+    return [{"#": c.position, "Section": c.section, "Text": c.text} for c in chunks]

@@ -1,0 +1,101 @@
+"""Turning text that documents or models wrote into Markdown that shows it, and nothing more.
+
+Streamlit renders Markdown, never raw HTML unless asked (we never ask). Still, a course document
+is itself Markdown and may contain anything, so its text is escaped character by character and
+shown as written; quoted sentences are highlighted with Streamlit's own `:orange-background[...]`
+directive around escaped text. A model's answer keeps light formatting (emphasis, lists) but loses
+what could act on the reader: images and links (a prompt-injected page could make the model emit an
+image URL that leaks the conversation), raw tags and LaTeX.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from itertools import groupby
+from collections.abc import Iterable, Iterator
+
+_ALL_PUNCTUATION = set(string.punctuation)
+# In a model's answer: '[' ']' (links, images, Streamlit directives), '<' '>' (tags, autolinks), '$'
+# (LaTeX), '\' (so a model cannot undo our escapes). Per character, so a streamed answer escapes the
+# same in pieces as in one.
+_MODEL_SPECIAL = set("[]<>$\\")
+
+HIGHLIGHT_COLOR = "orange"
+_MARKUP_CHARS = re.compile(r"[*_`]+")
+
+
+def escape_markdown(text: str) -> str:
+    """Show `text` literally: every ASCII punctuation character is backslash-escaped (CommonMark
+    allows that for all of them), leading indentation is dropped so nothing becomes a code block,
+    and single line breaks are kept as hard breaks."""
+    return highlighted_passage(text, "")
+
+
+def model_markdown(text: str) -> str:
+    """A model's answer as Markdown: formatting kept; links, images, tags and LaTeX shown as text."""
+    return "".join(f"\\{ch}" if ch in _MODEL_SPECIAL else ch for ch in text)
+
+
+def model_markdown_stream(deltas: Iterable[str]) -> Iterator[str]:
+    """`model_markdown` applied to each piece of a streamed answer, for st.write_stream."""
+    for delta in deltas:
+        yield model_markdown(delta)
+
+
+def highlight_spans(text: str, quote: str) -> list[tuple[int, int]]:
+    """Where the quoted sentences occur in `text` (sorted, merged character spans). Each sentence is
+    searched on its own, ignoring differences in white space, so a quote that skips a sentence or
+    re-wraps lines still lights up what it took from the passage."""
+    spans: list[tuple[int, int]] = []
+    for sentence in _sentences(quote):
+        # Quotes come with Markdown emphasis stripped; the passage may still have it between words.
+        words = [w for w in (_MARKUP_CHARS.sub("", w) for w in sentence.split()) if w]
+        if not words:
+            continue
+        pattern = r"[\s*_`]+".join(r"[*_`]*" + re.escape(w) + r"[*_`]*" for w in words)
+        match = re.search(pattern, text) or re.search(pattern, text, flags=re.IGNORECASE)
+        if match:
+            spans.append(match.span())
+    return _merge(spans, text)
+
+
+def highlighted_passage(text: str, quote: str) -> str:
+    """The passage as Markdown, escaped, with the quoted sentences on an orange background."""
+    marked = [False] * len(text)
+    for start, end in highlight_spans(text, quote) if quote.strip() else []:
+        marked[start:end] = [True] * (end - start)
+    lines: list[str] = []
+    offset = 0
+    for line in text.split("\n"):
+        first = offset + len(line) - len(line.lstrip())  # indentation would make a code block
+        pieces = []
+        # A directive cannot span lines, so runs are cut at line ends.
+        for is_marked, run in groupby(range(first, offset + len(line)), key=lambda i: marked[i]):
+            chars = "".join(text[i] for i in run)
+            escaped = _escape_all(chars)
+            pieces.append(f":{HIGHLIGHT_COLOR}-background[{escaped}]" if is_marked and chars.strip() else escaped)
+        lines.append("".join(pieces).rstrip())
+        offset += len(line) + 1
+    # Single newlines become Markdown hard breaks; blank lines stay paragraph breaks.
+    return re.sub(r"(?<!\n)\n(?!\n)", "  \n", "\n".join(lines))
+
+
+def _escape_all(text: str) -> str:
+    return "".join(f"\\{ch}" if ch in _ALL_PUNCTUATION else ch for ch in text)
+
+
+def _sentences(quote: str) -> list[str]:
+    parts = re.split(r"(?<=[.!?…])[\"”’)]*\s+|\n+", quote.strip())
+    return [p.strip().strip("\"“”'‘’").strip() for p in parts if p and p.strip(" .\"“”'‘’")]
+
+
+def _merge(spans: list[tuple[int, int]], text: str) -> list[tuple[int, int]]:
+    """Overlapping spans, and spans only white space apart, become one."""
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and (start <= merged[-1][1] or not text[merged[-1][1]:start].strip()):
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
