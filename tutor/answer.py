@@ -30,8 +30,6 @@ from tutor.retrieve import Retriever
 CITATION = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 # A tail that may still become a citation once the next delta arrives: "[", "[1", "[1, ".
 _OPEN_CITATION = re.compile(r"\[[\d,\s]*$")
-_ANSWER_SENTENCE = re.compile(r"[^.!?]+(?:[.!?]+[\"”’)]?(?:\s*\[\d+(?:\s*,\s*\d+)*\])*|$)")
-_LIST_MARKER = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+|\*\*")
 
 Condenser = Callable[[Sequence[Turn], str], str]
 
@@ -76,8 +74,9 @@ class CitationRewriter:
         return CITATION.sub(self._replace, text[:cut])
 
     def flush(self) -> str:
+        """The held-back tail at the end of the text: a "[1" never closed (a cut stream) is dropped."""
         text, self._pending = self._pending, ""
-        return CITATION.sub(self._replace, text)
+        return _OPEN_CITATION.sub("", text)
 
     def _replace(self, match: re.Match[str]) -> str:
         shown = []
@@ -217,7 +216,7 @@ def citations_for(text: str, passages: Sequence[Passage], compact: dict[int, int
     """One Citation per number shown, quoting the passage sentence(s) the citing sentences rely on."""
     by_shown = {shown: passages[number - 1] for number, shown in compact.items()}
     citing: dict[int, list[str]] = {shown: [] for shown in by_shown}
-    for sentence in _answer_sentences(text):
+    for sentence in split_sentences(text):
         for match in CITATION.finditer(sentence):
             for shown in (int(n) for n in match.group(1).split(",")):
                 if shown in citing:
@@ -248,22 +247,13 @@ def uncited_sentences(text: str) -> list[str]:
     """Answer sentences that make a claim without citing anything. Lead-ins ("...say:") and very
     short connective lines are not claims."""
     flagged = []
-    for sentence in _answer_sentences(text):
+    for sentence in split_sentences(text):
         if CITATION.search(sentence) or sentence == LEAD_IN or sentence.endswith(":") or len(sentence.split()) < 5:
             continue
         flagged.append(sentence)
     return flagged
 
 
-def _answer_sentences(text: str) -> list[str]:
-    """Sentences of an answer, each with the citations that follow its full stop ("... storage. [2]")."""
-    sentences: list[str] = []
-    for line in text.splitlines():
-        line = _LIST_MARKER.sub("", line).strip()
-        sentences.extend(m.group(0).strip() for m in _ANSWER_SENTENCE.finditer(line) if m.group(0).strip())
-    return sentences
-
-
 def _tidy(text: str) -> str:
-    """Whitespace left behind by dropped citations: "storage ." → "storage."."""
-    return re.sub(r"[ \t]+([.,;:!?])", r"\1", text).strip()
+    """Whitespace left behind by dropped citations: "storage ." → "storage.", "stored  and"."""
+    return re.sub(r"[ \t]{2,}", " ", re.sub(r"[ \t]+([.,;:!?])", r"\1", text)).strip()

@@ -141,3 +141,71 @@ def serve_command(ctx: click.Context, host: str, port: int) -> None:
     command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", host,
                "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"]
     sys.exit(subprocess.call(command, env=env))
+
+
+def _render_answer(answer, *, show_sources: bool = True) -> None:
+    """Plain-text rendering of an Answer: its text, then where each [n] comes from."""
+    from tutor.compose import heading_label
+
+    if answer.incomplete:
+        click.echo(f"(incomplete: {answer.error})", err=True)
+    elif answer.error:
+        click.echo(f"(error: {answer.error})", err=True)
+    if not show_sources or not answer.citations:
+        return
+    click.echo("\nSources:")
+    for citation in answer.citations:
+        click.echo(f"  [{citation.n}] {citation.source} — {heading_label(citation.title, citation.section)}")
+        click.echo(f"      “{citation.quote}”")
+
+
+@main.command("ask")
+@click.argument("question")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the answer, citations, retrieved passages with scores and `refused` as JSON.")
+@click.pass_context
+def ask_command(ctx: click.Context, question: str, as_json: bool) -> None:
+    """Answer QUESTION from the course documents, citing its sources [n]."""
+    service = _service(ctx)
+    if as_json:
+        click.echo(json.dumps(service.ask(question).to_dict(), indent=2, ensure_ascii=False))
+        return
+    stream = service.ask_stream(question)
+    for delta in stream:
+        click.echo(delta, nl=False)
+    click.echo()
+    _render_answer(stream.answer)
+
+
+@main.command("chat")
+@click.pass_context
+def chat_command(ctx: click.Context) -> None:
+    """A conversation in the terminal: one question a line; /new starts over, /quit or EOF ends."""
+    from tutor.models import Turn
+
+    service = _service(ctx)
+    history: list[Turn] = []
+    interactive = sys.stdin.isatty()
+    click.echo("Ask about the course. /new starts a new conversation, /quit ends.", err=True)
+    while True:
+        if interactive:
+            click.echo("you> ", nl=False, err=True)
+        line = sys.stdin.readline()
+        if not line or line.strip() == "/quit":
+            break
+        question = line.strip()
+        if not question:
+            continue
+        if question == "/new":
+            history = []
+            click.echo("(new conversation)", err=True)
+            continue
+        click.echo("tutor> ", nl=False)
+        stream = service.ask_stream(question, history)
+        for delta in stream:
+            click.echo(delta, nl=False)
+        click.echo()
+        answer = stream.answer
+        _render_answer(answer)
+        click.echo()
+        history += [Turn("user", question), Turn("assistant", answer.text)]

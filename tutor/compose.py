@@ -16,12 +16,15 @@ import numpy as np
 import Stemmer
 from bm25s.stopwords import STOPWORDS_EN_PLUS
 
+from tutor.chunking import SECTION_SEPARATOR
 from tutor.models import Passage, Turn
 from tutor.retrieve import Query, QueryEmbeddingCache
 
 LEAD_IN = "Here is what the course materials say:"
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"”’)]?\s+(?=[\"“(]?[A-Z0-9])")
+# A sentence ends at . ! ? (maybe closed by a quote or bracket) or after a citation "[2]", when a
+# capital follows; "et al. (2007)" and "2.5 mg" do not end one.
+_SENTENCE_END = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"”’)])|(?<=\]))\s+(?=[\"“(]?[A-Z])")
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]+")
 _MARKUP = re.compile(r"\*\*|__|`|^#+\s*|^\s*(?:[-*+•]|\d+[.)])\s+", re.MULTILINE)
 _CITATION_LIKE = re.compile(r"\[\d+(?:\s*,\s*\d+)*\]")
@@ -37,6 +40,13 @@ def split_sentences(text: str) -> list[str]:
         if line:
             sentences.extend(s.strip() for s in _SENTENCE_END.split(line) if s.strip())
     return sentences
+
+
+def heading_label(title: str, section: str) -> str:
+    """Where a passage sits, for people: "Memory 8.1 — How Memory Functions › Encoding". The
+    section path starts with the document's own heading, which the title already says."""
+    parts = [p for p in section.split(SECTION_SEPARATOR) if p and p not in title]
+    return SECTION_SEPARATOR.join([title, *parts])
 
 
 def content_stems(text: str) -> set[str]:
@@ -58,13 +68,14 @@ class OfflineComposer:
 
     name = "offline"
 
-    def __init__(self, queries: QueryEmbeddingCache, *, max_sentences: int = 4, max_candidates: int = 16,
-                 max_passages: int = 5, redundancy: float = 0.8) -> None:
+    def __init__(self, queries: QueryEmbeddingCache, *, max_sentences: int = 4, max_candidates: int = 10,
+                 max_passages: int = 5, redundancy: float = 0.8, min_score: float = 0.25) -> None:
         self.queries = queries
         self.max_sentences = max_sentences
         self.max_candidates = max_candidates
         self.max_passages = max_passages
         self.redundancy = redundancy
+        self.min_score = min_score
 
     def stream(self, question: str, passages: Sequence[Passage], history: Sequence[Turn] = ()) -> Iterator[str]:
         chosen = self.select(question, passages)
@@ -95,16 +106,17 @@ class OfflineComposer:
         for i in sorted(range(len(candidates)), key=lambda i: (-scores[i], i)):
             if len(picked) == self.max_sentences:
                 break
-            if picked and scores[i] < scores[picked[0]] - 0.25:  # far weaker than the best: off the point
+            if picked and scores[i] < max(self.min_score, scores[picked[0]] - 0.35):  # off the point
                 break
             if any(float(vectors[i] @ vectors[j]) > self.redundancy for j in picked):
                 continue
             picked.append(i)
-        best_rank = {}
+        best_of_passage: dict[int, float] = {}
         for i in picked:
-            best_rank.setdefault(candidates[i].passage, scores[i])
-            best_rank[candidates[i].passage] = max(best_rank[candidates[i].passage], scores[i])
-        picked.sort(key=lambda i: (-best_rank[candidates[i].passage], candidates[i].passage, candidates[i].position))
+            p_index = candidates[i].passage
+            best_of_passage[p_index] = max(best_of_passage.get(p_index, scores[i]), scores[i])
+        picked.sort(key=lambda i: (-best_of_passage[candidates[i].passage], candidates[i].passage,
+                                   candidates[i].position))
         return [candidates[i] for i in picked]
 
     def _candidates(self, passages: Sequence[Passage], question_stems: set[str]) -> list[_Candidate]:
@@ -114,8 +126,9 @@ class OfflineComposer:
             for position, sentence in enumerate(split_sentences(passage.chunk.text)):
                 words = sentence.split()
                 key = sentence.lower()
-                if len(words) < 6 or len(sentence) > 500 or key in seen or not sentence[0].isalnum():
-                    continue  # headings, fragments, figure credits and repeats make poor answers
+                if (len(words) < 6 or len(sentence) > 500 or key in seen or not sentence[0].isalnum()
+                        or sentence.endswith(":")):
+                    continue  # headings, lead-ins, fragments and repeats make poor answers
                 if sentence.startswith(("Figure", "Table", "(credit", "Link to Learning")):
                     continue
                 seen.add(key)
@@ -127,8 +140,7 @@ class OfflineComposer:
         by_overlap = sorted(range(len(found)), key=lambda i: (-found[i].overlap, i))
         keep = set(by_overlap[:self.max_candidates])
         for p_index in range(min(len(passages), self.max_passages)):
-            own = [i for i in by_overlap if found[i].passage == p_index][:2]
-            keep.update(own)
+            keep.update([i for i in by_overlap if found[i].passage == p_index][:1])
         return [found[i] for i in sorted(keep)]
 
 

@@ -75,6 +75,8 @@ def question_topic(question: str) -> str:
     match = _QUESTION_FRAME.match(text)
     rest = text[match.end():] if match else text
     article = (match.group(6) or "") if match else ""
+    # "what the serial position effect is" → drop the verb left dangling at the end.
+    rest = re.sub(r"\s+(is|are|was|were|means?|works?|do|does)$", "", rest, flags=re.IGNORECASE)
     return f"{article}{rest}".strip()
 
 

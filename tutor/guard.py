@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from tutor.chunking import SECTION_SEPARATOR
+from tutor.compose import heading_label
 from tutor.models import Passage
 
 RefusalReason = Literal["prompt_injection", "medical_advice", "coding_request", "not_in_course"]
@@ -104,6 +104,4 @@ def refusal_message(reason: RefusalReason, nearest: Sequence[Passage], limit: in
 
 def _heading(passage: Passage) -> str:
     chunk = passage.chunk
-    # The section path repeats the document title as its first heading: show it once.
-    parts = [p for p in chunk.section.split(SECTION_SEPARATOR) if p and p not in chunk.title]
-    return f"{SECTION_SEPARATOR.join([chunk.title, *parts])} ({chunk.source})"
+    return f"{heading_label(chunk.title, chunk.section)} ({chunk.source})"
