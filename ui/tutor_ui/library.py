@@ -48,7 +48,7 @@ def show_outcomes(outcomes: Sequence[UploadOutcome], reset_widget: str) -> None:
     for outcome in outcomes:
         if outcome.ok:
             notices.append(("success", f"{outcome.name}: {outcome.status} as {outcome.source} "
-                                       f"({outcome.chunks} chunks)"))
+                                       f"({outcome.chunks} chunk{'s' if outcome.chunks != 1 else ''})"))
         else:
             notices.append(("error", f"{outcome.name}: {outcome.error}"))
     generation = f"upload-generation-{reset_widget}"
