@@ -186,3 +186,33 @@ def test_evals_page_explains_how_to_make_a_report(course: Path) -> None:
     at.switch_page("pages/evals.py").run()
     assert not at.exception, at.exception
     assert "No evaluation report yet" in at.info[0].value
+
+
+def test_evals_page_shows_the_latest_report(course: Path) -> None:
+    reports = course / "reports"
+    reports.mkdir()
+    (reports / "old.json").write_text('{"summary": {"faithfulness": 0.1}}', encoding="utf-8")
+    report = {
+        "created_at": "2026-11-21T00:00:00+00:00", "mode": "offline",
+        "summary": {"faithfulness": {"mean": 0.91}, "citation_precision": 0.8, "questions": 2},
+        "questions": [
+            {"id": "q1", "question": "What is encoding? <script>alert(1)</script>", "refused": False,
+             "scores": {"faithfulness": 0.9, "citation_precision": 1.0}},
+            {"id": "q2", "question": "Capital of France?", "refused": True,
+             "scores": {"faithfulness": 0.92, "citation_precision": 0.6}},
+        ],
+    }
+    import json
+    import os
+
+    (reports / "report.json").write_text(json.dumps(report), encoding="utf-8")
+    (reports / "report.html").write_text("<html><script>alert(1)</script></html>", encoding="utf-8")
+    os.utime(reports / "old.json", (1, 1))
+    at = _app()
+    at.switch_page("pages/evals.py").run()
+    assert not at.exception, at.exception
+    assert [(m.label, m.value) for m in at.metric] == [("faithfulness", "0.91"), ("citation precision", "0.80")]
+    table = at.dataframe[0].value
+    assert list(table["scores.faithfulness"]) == [0.9, 0.92] and len(table) == 2
+    assert {b.label for b in at.download_button} == {"Download JSON", "Download HTML"}
+    assert not at.html  # the HTML report is offered as a file, never rendered
