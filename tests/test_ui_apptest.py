@@ -3,6 +3,8 @@ session's indexed course, and a data directory of the test's own."""
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 import pytest
@@ -202,9 +204,6 @@ def test_evals_page_shows_the_latest_report(course: Path) -> None:
              "scores": {"faithfulness": 0.92, "citation_precision": 0.6}},
         ],
     }
-    import json
-    import os
-
     (reports / "report.json").write_text(json.dumps(report), encoding="utf-8")
     (reports / "report.html").write_text("<html><script>alert(1)</script></html>", encoding="utf-8")
     os.utime(reports / "old.json", (1, 1))
@@ -216,3 +215,65 @@ def test_evals_page_shows_the_latest_report(course: Path) -> None:
     assert list(table["scores.faithfulness"]) == [0.9, 0.92] and len(table) == 2
     assert {b.label for b in at.download_button} == {"Download JSON", "Download HTML"}
     assert not at.html  # the HTML report is offered as a file, never rendered
+
+
+def test_instructor_replaces_and_deletes_a_document(course: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TUTOR_INSTRUCTOR_PASSWORD", PASSWORD)
+    at = _app()
+    at.switch_page("pages/library.py").run()
+    at.text_input[0].input(PASSWORD)
+    at.form_submit_button[0].click().run()
+    target = "psychology-2e/08-0-introduction.md"
+    at.selectbox(key="manage-document").select(target).run()
+    at.file_uploader[1].set_value(("new-intro.md", ZEBRAFISH, "text/markdown"))
+    at.run()
+    next(b for b in at.button if b.label == "Replace").click().run()
+    assert not at.exception, at.exception
+    assert any(f"updated as {target}" in _plain(s.value) for s in at.success), [e.value for e in at.error]
+    corpus = Path(os.environ["TUTOR_CORPUS_DIR"])
+    assert (corpus / target).read_bytes() == ZEBRAFISH
+
+    delete = next(b for b in at.button if b.label == "Delete")
+    assert delete.disabled  # needs the confirmation first
+    at.checkbox(key=f"confirm-delete-{target}").check().run()
+    next(b for b in at.button if b.label == "Delete").click().run()
+    assert any(f"Deleted {target}" in _plain(s.value) for s in at.success)
+    assert not (corpus / target).exists()
+    assert target not in at.selectbox(key="manage-document").options
+
+
+# --- the rendering helpers the pages rely on --------------------------------------------------------
+
+
+def test_document_text_is_escaped_and_quotes_highlighted() -> None:
+    from tutor_ui.text import escape_markdown, highlighted_passage, model_markdown
+
+    text = "Intro.\n\n    <script>alert(1)</script> [x](http://e) $5 :red[x]\nThe **cat** sat. Dogs bark!"
+    shown = highlighted_passage(text, "The cat sat. Dogs bark!")
+    assert "\\<script\\>alert\\(1\\)\\<\\/script\\>" in shown and "\\[x\\]\\(http" in shown and "\\$5" in shown
+    assert ":orange-background[The \\*\\*cat\\*\\* sat\\. Dogs bark\\!]" in shown  # one span, emphasis tolerated
+    assert "\n    " not in shown  # indentation never turns into a code block
+    assert escape_markdown("a\nb") == "a  \nb"
+    assert model_markdown("**Bold** [1] ![i](http://x) <b> $x$") == "**Bold** \\[1\\] !\\[i\\](http://x) \\<b\\> \\$x\\$"
+
+
+def test_starter_questions_come_from_headings_and_question_titles() -> None:
+    from tutor.models import Chunk
+    from tutor.starters import question_from_heading, starter_questions
+
+    def chunk(source: str, title: str, section: str, text: str = "the text of the section " * 5) -> Chunk:
+        return Chunk(chunk_id=f"{source}{section}", text=text, source=source, title=title, section=section,
+                     position=0)
+
+    chunks = [chunk("a.md", "Memory 8.1 — How Memory Functions", "How Memory Functions › Summary"),
+              chunk("a.md", "Memory 8.1 — How Memory Functions", "How Memory Functions › Encoding",
+                    "encoding is long " * 20),
+              chunk("b.txt", "Why do we forget?", ""),
+              chunk("c.md", "Learning", "Learning › Reinforcement Schedules", "Pavlov showed reinforcement schedules " * 5)]
+    assert starter_questions(chunks, limit=3) == ["What is encoding?", "Why do we forget?",
+                                                  "What are reinforcement schedules?"]
+    assert len(starter_questions(chunks, limit=2)) == 2
+    assert question_from_heading("Steps in the Modeling Process", set()) == "What are Steps in the Modeling Process?"
+    assert question_from_heading("Pavlov's Dogs", {"dogs"}) == "What are Pavlov's dogs?"
+    assert question_from_heading("How to Study Effectively", {"to", "study", "effectively"}) == \
+        "How to study effectively?"

@@ -104,8 +104,8 @@ def delete_documents(service: TutorService, session: InstructorSession | None,
     require_instructor(service.settings, session)
     outcomes = service.remove(list(sources))
     for outcome in outcomes:
-        path = Path(outcome.path) if outcome.path else None
-        if path is not None and inside_corpus(service.settings, path) and path.is_file():
+        path = library_file(service.settings, outcome.source, outcome.path)
+        if path is not None and path.is_file():
             path.unlink()
     return outcomes
 
@@ -115,6 +115,19 @@ def reindex_library(service: TutorService, session: InstructorSession | None) ->
     files that disappeared are removed, unchanged files cost nothing."""
     require_instructor(service.settings, session)
     return service.ingest([service.settings.corpus_dir], prune=True, quiet=True)
+
+
+def library_file(settings: Settings, source: str, indexed_path: str) -> Path | None:
+    """The file in the library directory that a document was indexed from, or None if it lives
+    elsewhere. Sources are paths relative to the library, so this holds even when the directory has
+    moved since ingest (the recorded path is then stale)."""
+    by_name = settings.corpus_dir / source
+    if inside_corpus(settings, by_name) and by_name.is_file():
+        return by_name
+    recorded = Path(indexed_path) if indexed_path else None
+    if recorded is not None and inside_corpus(settings, recorded):
+        return recorded
+    return None
 
 
 def inside_corpus(settings: Settings, path: Path) -> bool:

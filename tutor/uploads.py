@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Literal
 
 from tutor.documents import SUPPORTED_SUFFIXES, load_document
 from tutor.errors import DocumentError, TutorError, UnsupportedDocument
-from tutor.library import InstructorSession, inside_corpus, require_instructor
+from tutor.library import InstructorSession, inside_corpus, library_file, require_instructor
 from tutor.settings import Settings
 
 if TYPE_CHECKING:
@@ -105,10 +105,10 @@ def replace_document(service: TutorService, session: InstructorSession | None, s
     try:
         if source not in indexed:
             raise TutorError(f"'{source}' is not in the library")
-        current = Path(indexed[source].path)
-        if not inside_corpus(service.settings, current):
-            raise TutorError(f"'{source}' lives outside the course library ({current}); update it there and "
-                             "re-index")
+        current = library_file(service.settings, source, indexed[source].path)
+        if current is None:
+            raise TutorError(f"'{source}' lives outside the course library ({indexed[source].path}); update it "
+                             "there and re-index")
         new_suffix = PurePath(safe_upload_name(upload.name)).suffix
         if new_suffix != current.suffix.lower():
             raise TutorError(f"a {current.suffix} document can only be replaced by a {current.suffix} file "

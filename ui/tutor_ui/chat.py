@@ -19,6 +19,7 @@ from tutor_ui.text import escape_markdown, highlighted_passage, model_markdown, 
 MESSAGES_KEY = "messages"
 PENDING_KEY = "pending_question"
 WAITING_TEXT = "Looking through the course…"
+_LABEL_WORDS = 8
 
 
 @dataclass
@@ -122,9 +123,13 @@ def render_citations(answer: Answer) -> None:
 
 
 def citation_label(citation: Citation) -> str:
+    """'[2] Memory 8.1 — How Memory Functions › Encoding · “Encoding information occurs…”': several
+    passages of one section are told apart by the start of what they are cited for."""
     where = citation.section.split(" › ")[-1] if citation.section else ""
-    label = f"{citation.title} — {where}" if where and where not in citation.title else citation.title
-    return f"\\[{citation.n}\\] {escape_markdown(label)}"
+    place = f"{citation.title} › {where}" if where and where not in citation.title else citation.title
+    words = citation.quote.split()
+    opening = " ".join(words[:_LABEL_WORDS]) + ("…" if len(words) > _LABEL_WORDS else "")
+    return f"\\[{citation.n}\\] {escape_markdown(place)}" + (f" · “{escape_markdown(opening)}”" if opening else "")
 
 
 def render_feedback(entry: ChatEntry, store: FeedbackStore) -> None:
