@@ -277,3 +277,12 @@ def test_starter_questions_come_from_headings_and_question_titles() -> None:
     assert question_from_heading("Pavlov's Dogs", {"dogs"}) == "What are Pavlov's dogs?"
     assert question_from_heading("How to Study Effectively", {"to", "study", "effectively"}) == \
         "How to study effectively?"
+
+
+def test_asking_before_anything_is_indexed_explains_what_to_do(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TUTOR_DATA_DIR", str(tmp_path / "empty"))
+    monkeypatch.setenv("TUTOR_CORPUS_DIR", str(tmp_path / "no-corpus"))
+    at = _ask(_app(), "What is encoding?")
+    assert "Nothing is indexed yet" in _plain(at.chat_message[1].error[0].value)
+    assert at.session_state["messages"][-1].error
