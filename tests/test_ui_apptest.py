@@ -14,6 +14,10 @@ from tests.support.fake_llm_server import FakeLLMServer, fake_llm  # noqa: F401
 from tests.support.ui import APP, copy_index
 from tutor.feedback import FeedbackStore
 from tutor.library import InstructorSession
+from tutor.models import Answer, Chunk, Turn
+from tutor.starters import question_from_heading, starter_questions
+from tutor_ui.chat import ChatEntry, conversation_markdown, history
+from tutor_ui.text import escape_markdown, highlighted_passage, model_markdown
 
 PASSWORD = "s3cret-for-tests"
 ZEBRAFISH = b"""---
@@ -132,8 +136,6 @@ def test_feedback_and_comment_are_stored(course: Path) -> None:
 
 def test_export_holds_the_conversation_as_markdown(course: Path) -> None:
     at = _ask(_app(), "What is encoding?")
-    from tutor_ui.chat import conversation_markdown  # importable once AppTest has put ui/ on sys.path
-
     exported = conversation_markdown(at.session_state["messages"])
     assert exported.startswith("# Conversation with the course tutor")
     assert "**You:** What is encoding?" in exported and "> [1] Memory 8.1" in exported
@@ -246,8 +248,6 @@ def test_instructor_replaces_and_deletes_a_document(course: Path, monkeypatch: p
 
 
 def test_document_text_is_escaped_and_quotes_highlighted() -> None:
-    from tutor_ui.text import escape_markdown, highlighted_passage, model_markdown
-
     text = "Intro.\n\n    <script>alert(1)</script> [x](http://e) $5 :red[x]\nThe **cat** sat. Dogs bark!"
     shown = highlighted_passage(text, "The cat sat. Dogs bark!")
     assert "\\<script\\>alert\\(1\\)\\<\\/script\\>" in shown and "\\[x\\]\\(http" in shown and "\\$5" in shown
@@ -258,9 +258,6 @@ def test_document_text_is_escaped_and_quotes_highlighted() -> None:
 
 
 def test_starter_questions_come_from_headings_and_question_titles() -> None:
-    from tutor.models import Chunk
-    from tutor.starters import question_from_heading, starter_questions
-
     def chunk(source: str, title: str, section: str, text: str = "the text of the section " * 5) -> Chunk:
         return Chunk(chunk_id=f"{source}{section}", text=text, source=source, title=title, section=section,
                      position=0)
@@ -286,3 +283,10 @@ def test_asking_before_anything_is_indexed_explains_what_to_do(tmp_path: Path,
     at = _ask(_app(), "What is encoding?")
     assert "Nothing is indexed yet" in _plain(at.chat_message[1].error[0].value)
     assert at.session_state["messages"][-1].error
+
+
+def test_history_leaves_out_failed_questions() -> None:
+    answer = Answer(question="q1", text="a1 [1].", citations=[], passages=[])
+    entries = [ChatEntry("user", "q1"), ChatEntry("assistant", "", answer=answer),
+               ChatEntry("user", "q2"), ChatEntry("assistant", "Sorry, something went wrong", error=True)]
+    assert history(entries) == [Turn("user", "q1"), Turn("assistant", "a1 [1].")]

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 APP = REPO / "ui" / "app.py"
+
+# The pages import their helpers as `tutor_ui` because Streamlit puts ui/ on sys.path; so do the tests.
+if str(APP.parent) not in sys.path:
+    sys.path.insert(0, str(APP.parent))
 
 
 def copy_index(indexed_service, target: Path) -> tuple[Path, Path]:

@@ -53,8 +53,11 @@ def take_pending() -> str | None:
 
 
 def history(entries: Sequence[ChatEntry]) -> list[Turn]:
-    """The conversation so far as the answering chain sees it (errors are not part of it)."""
-    return [Turn(e.role, e.answer.text if e.answer else e.text) for e in entries if not e.error]
+    """The conversation so far as the answering chain sees it: a question that failed, and its error,
+    are not part of it."""
+    failed = {i - 1 for i, e in enumerate(entries) if e.error}
+    return [Turn(e.role, e.answer.text if e.answer else e.text)
+            for i, e in enumerate(entries) if not e.error and i not in failed]
 
 
 def answer_question(tutor: TutorService, question: str, entries: Sequence[ChatEntry]) -> ChatEntry:
