@@ -209,3 +209,12 @@ def chat_command(ctx: click.Context) -> None:
         _render_answer(answer)
         click.echo()
         history += [Turn("user", question), Turn("assistant", answer.text)]
+
+
+def _attach_eval_commands() -> None:
+    from evals.cli import eval_group  # evals/cli.py imports only click and settings; its commands load the rest
+
+    main.add_command(eval_group, "eval")
+
+
+_attach_eval_commands()

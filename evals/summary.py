@@ -1,0 +1,83 @@
+"""Aggregate per-question scores into the report's metrics. Every metric is a number with the count
+it averages over and the count that abstained; a metric with nothing to average is 0.0 with n = 0
+and a note, never NaN (thresholds on it fail, so a gate cannot pass on an empty set)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+# name → (what it means, for the reports)
+METRICS: dict[str, str] = {
+    "faithfulness": "share of answer sentences the cited passages support (mean over answers)",
+    "citation_recall": "share of answer sentences whose citations, together, support them (ALCE)",
+    "citation_precision": "share of citations that are needed for their sentence (ALCE)",
+    "recall_at_k": "share of gold files among the retrieved passages' files",
+    "mrr": "mean reciprocal rank of the first passage from a gold file",
+    "context_precision": "share of cited passages that come from a gold file",
+    "answer_f1": "token F1 of the answer against the reference answer",
+    "answer_similarity": "MiniLM cosine between the answer and the reference answer",
+    "mcq_accuracy": "share of multiple-choice items where the answer picked the right option",
+    "refusal_accuracy": "share of questions refused exactly when the course does not answer them",
+    "unanswerable_refused": "share of unanswerable questions refused",
+    "answerable_answered": "share of answerable questions answered (not refused)",
+}
+
+Row = dict[str, Any]
+
+
+def _metric(rows: Sequence[Row], eligible: Callable[[Row], bool], value: Callable[[Row], float | None],
+            note: str = "") -> dict[str, Any]:
+    candidates = [r for r in rows if eligible(r)]
+    values = [v for v in (value(r) for r in candidates) if v is not None]
+    abstained = len(candidates) - len(values)
+    mean = round(sum(values) / len(values), 4) if values else 0.0
+    result: dict[str, Any] = {"value": mean, "n": len(values), "abstained": abstained}
+    if not values:
+        result["note"] = note or "no items to score"
+    return result
+
+
+def _get(row: Row, *path: str) -> Any:
+    for key in path:
+        if row is None:
+            return None
+        row = row.get(key)
+    return row
+
+
+def summarise(rows: Sequence[Row]) -> dict[str, dict[str, Any]]:
+    # Refused answers are counted as abstentions of the answer-quality metrics, not left out.
+    every = lambda r: True  # noqa: E731 - tiny predicates read best inline
+    has_gold = lambda r: r["retrieval"] is not None  # noqa: E731
+    return {
+        "faithfulness": _metric(rows, every, lambda r: _get(r, "faithfulness", "score")),
+        "citation_recall": _metric(rows, every, lambda r: _get(r, "citation_quality", "recall")),
+        "citation_precision": _metric(rows, every, lambda r: _get(r, "citation_quality", "precision")),
+        "recall_at_k": _metric(rows, has_gold, lambda r: r["retrieval"]["recall_at_k"]),
+        "mrr": _metric(rows, has_gold, lambda r: r["retrieval"]["reciprocal_rank"]),
+        "context_precision": _metric(rows, has_gold, lambda r: r["retrieval"]["context_precision"]),
+        "answer_f1": _metric(rows, lambda r: _get(r, "correctness", "token_f1") is not None,
+                             lambda r: r["correctness"]["token_f1"]),
+        "answer_similarity": _metric(rows, lambda r: _get(r, "correctness", "semantic_similarity") is not None,
+                                     lambda r: r["correctness"]["semantic_similarity"]),
+        "mcq_accuracy": _metric(rows, lambda r: _get(r, "correctness", "choice") is not None,
+                                lambda r: float(r["correctness"]["choice_correct"])),
+        "refusal_accuracy": _metric(rows, every, lambda r: float(r["refusal"]["correct"])),
+        "unanswerable_refused": _metric(rows, lambda r: not r["answerable"], lambda r: float(r["refused"]),
+                                        "no unanswerable questions in the set"),
+        "answerable_answered": _metric(rows, lambda r: r["answerable"], lambda r: float(not r["refused"]),
+                                       "no answerable questions in the set"),
+    }
+
+
+def check_thresholds(metrics: dict[str, dict[str, Any]], minimums: dict[str, float]) -> list[str]:
+    """Failures, one line each, for metrics below their minimum (or with nothing scored)."""
+    failures = []
+    for name, minimum in sorted(minimums.items()):
+        metric = metrics[name]
+        if metric["n"] == 0:
+            failures.append(f"{name}: nothing was scored ({metric.get('note', 'no items')}), minimum {minimum}")
+        elif metric["value"] < minimum:
+            failures.append(f"{name}: {metric['value']:.3f} is below the minimum {minimum}")
+    return failures
