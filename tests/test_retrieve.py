@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tutor import guard
 from tutor.retrieve import MODES, Query, QueryEmbeddingCache, RetrievalConfig, Retriever
 from tutor.service import TutorService
 from tutor.settings import Settings
@@ -57,7 +58,7 @@ def test_relevance_threshold_leaves_nothing_for_an_off_topic_question(indexed_se
 
 def test_dev_questions_of_the_indexed_chapters_find_their_section(indexed_service, shared_dir):
     """The dev set's questions on chapters 6 and 8 (both in the test corpus): the gold file must be
-    among the top 5 and the top passage relevant enough not to be refused."""
+    among the top 5, and the guard must let them through."""
     from benchmarks.answering import file_rank, load_dev_questions
 
     questions = [q for q in load_dev_questions(shared_dir / "evalsets" / "psychology-2e-dev.jsonl")
@@ -66,7 +67,7 @@ def test_dev_questions_of_the_indexed_chapters_find_their_section(indexed_servic
     ranks = []
     for question in questions:
         passages = indexed_service.retriever.search(question.text, k=5)
-        assert passages, f"no passage above the threshold for {question.id}"
+        assert not guard.check(question.text, passages, passages).refused, question.id
         ranks.append(file_rank([p.chunk.source for p in passages], question.gold_sources))
     assert sum(1 for r in ranks if r is not None) / len(ranks) >= 0.95
     assert sum(1 for r in ranks if r == 1) / len(ranks) >= 0.8

@@ -9,9 +9,12 @@ without having to calibrate one score against the other.
 from __future__ import annotations
 
 import re
+import sys
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal
 
@@ -39,12 +42,17 @@ class RetrievalConfig:
     """Knobs of the retriever; defaults were tuned on the dev set over the whole book (see
     benchmarks/answering.py)."""
 
-    candidates: int = 40  # per ranker, before fusion
+    candidates: int = 20  # per ranker, before fusion
     rrf_k: int = 60
-    dense_weight: float = 1.0
+    dense_weight: float = 1.3  # dense breaks more ties correctly than BM25 on the dev set
     lexical_weight: float = 1.0
+    # BM25 weight of the stem alone for a pasted multiple-choice item (searching the stem with
+    # MiniLM as well lowered recall on the dev set).
+    stem_weight: float = 1.0
+    bm25_k1: float = 1.5
+    bm25_b: float = 0.75
     heading_repeats: int = 2  # BM25 field weighting: title and section count this many times
-    per_source_cap: int = 3  # diversity: at most this many passages of one file in a result
+    per_source_cap: int = 2  # diversity: at most this many passages of one file in a result
     duplicate_similarity: float = 0.95  # cosine above which two passages say the same thing
     min_relevance: float = 0.2  # cosine to the question below which a passage is not evidence
     recheck_seconds: float = 5.0  # how often to look for ingests made by another process
@@ -101,7 +109,8 @@ class QueryEmbeddingCache:
             if text in self._vectors:
                 self._vectors.move_to_end(text)
                 return self._vectors[text]
-        vector = np.asarray(self.embedder.embed_query(text), dtype=np.float32)
+        with _one_torch_thread():
+            vector = np.asarray(self.embedder.embed_query(text), dtype=np.float32)
         with self._lock:
             self._vectors[text] = vector
             while len(self._vectors) > self._size:
@@ -109,7 +118,31 @@ class QueryEmbeddingCache:
         return vector
 
     def embed_documents(self, texts: list[str]) -> np.ndarray:
-        return np.asarray(self.embedder.embed_documents(texts), dtype=np.float32).reshape(len(texts), -1)
+        """A few short texts at question time (answer sentences), not an ingest batch."""
+        with _one_torch_thread():
+            vectors = self.embedder.embed_documents(texts)
+        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1)
+
+
+_torch_threads_lock = threading.Lock()
+
+
+@contextmanager
+def _one_torch_thread() -> Iterator[None]:
+    """Encode question-time texts on one thread. For a handful of short texts, torch's intra-op
+    threads cost more than they save, and on a busy 2-core machine their spin-waiting made one
+    query ~10x slower (measured: 290 ms vs 27 ms). Ingest batches keep torch's default."""
+    torch = sys.modules.get("torch")  # only a local sentence-transformers model loads torch
+    if torch is None:
+        yield
+        return
+    with _torch_threads_lock:
+        previous = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(previous)
 
 
 class _LexicalIndex:
@@ -128,7 +161,7 @@ class _LexicalIndex:
         self.vectors = (np.asarray([embeddings[i] for i in order], dtype=np.float32) if len(order)
                         else np.zeros((0, 1), dtype=np.float32))
         self.stemmer = stemmer
-        self.bm25 = bm25s.BM25()
+        self.bm25 = bm25s.BM25(k1=config.bm25_k1, b=config.bm25_b)
         if self.chunks:
             corpus = [lexical_document(c, config.heading_repeats) for c in self.chunks]
             tokens = bm25s.tokenize(corpus, stopwords="en", stemmer=stemmer, show_progress=False)
@@ -140,6 +173,10 @@ class _LexicalIndex:
         if not tokens or not self.chunks:
             return np.zeros(len(self.chunks), dtype=np.float32)
         return self.bm25.get_scores(tokens)
+
+
+def _top_rows(scores: np.ndarray, n: int) -> list[int]:
+    return [int(row) for row in np.argsort(-scores, kind="stable")[:n] if scores[row] > 0]
 
 
 def lexical_document(chunk: Chunk, heading_repeats: int) -> str:
@@ -188,28 +225,31 @@ class Retriever:
         index = self._lexical()
         query = Query.parse(question)
         config = self.config
-        dense_ranked: list[int] = []
-        query_vector: np.ndarray | None = None
+        rankings: list[tuple[float, list[int]]] = []
+        vector: np.ndarray | None = None
         if mode in ("dense", "hybrid") or apply_threshold:
-            query_vector = self.queries.embed_query(query.dense_text)
+            vector = self.queries.embed_query(query.dense_text)
         if mode in ("dense", "hybrid"):
             hits = self._dense.similarity_search_by_vector_with_relevance_scores(
-                query_vector.tolist(), k=min(config.candidates, len(index.chunks)))
-            dense_ranked = [index.row_of[doc.id] for doc, _ in hits if doc.id in index.row_of]
+                vector.tolist(), k=min(config.candidates, len(index.chunks)))
+            rankings.append((config.dense_weight, [index.row_of[doc.id] for doc, _ in hits if doc.id in index.row_of]))
         lexical_scores: np.ndarray | None = None
-        lexical_ranked: list[int] = []
         if mode in ("bm25", "hybrid"):
             lexical_scores = index.scores(query.lexical_text)
-            top = np.argsort(-lexical_scores, kind="stable")[:config.candidates]
-            lexical_ranked = [int(i) for i in top if lexical_scores[i] > 0]
+            rankings.append((config.lexical_weight, _top_rows(lexical_scores, config.candidates)))
+            if query.choices and config.stem_weight > 0:
+                # The options name the answer but also the distractors, which pull toward other
+                # sections: the stem alone is searched too.
+                rankings.append((config.lexical_weight * config.stem_weight,
+                                 _top_rows(index.scores(query.stem), config.candidates)))
 
         fused: dict[int, float] = {}
-        for weight, ranked in ((config.dense_weight, dense_ranked), (config.lexical_weight, lexical_ranked)):
+        for weight, ranked in rankings:
             for rank, row in enumerate(ranked):
                 fused[row] = fused.get(row, 0.0) + weight / (config.rrf_k + rank + 1)
         ordered = sorted(fused, key=lambda row: (-fused[row], row))
 
-        cosines = index.vectors[ordered] @ query_vector if query_vector is not None and ordered else None
+        cosines = index.vectors[ordered] @ vector if vector is not None and ordered else None
         picked: list[int] = []
         per_source: dict[str, int] = {}
         for position, row in enumerate(ordered):
@@ -228,3 +268,4 @@ class Retriever:
         return [Passage(chunk=index.chunks[row], score=round(fused[row], 6), dense_score=cosine_of.get(row),
                         lexical_score=float(lexical_scores[row]) if lexical_scores is not None else None)
                 for row in picked]
+

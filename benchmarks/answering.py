@@ -1,0 +1,116 @@
+"""Answering benchmark over the dev questions on the whole book, all figures from one run:
+retrieval latency (p50/p95), full offline answer latency (p50/p95), and file-level Recall@1/@5 and
+MRR for dense-only, BM25-only and hybrid retrieval.
+
+    .venv/bin/python -m benchmarks.answering [--data-dir .data/bench-book] [--corpus-dir PATH] [--evalset PATH]
+
+The first run indexes the book into the data directory (~100 s); later runs reuse it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+@dataclass(frozen=True)
+class DevQuestion:
+    id: str
+    text: str  # as a student would paste it: the stem, then "A. ..." lines for multiple choice
+    gold_sources: tuple[str, ...]
+
+
+def load_dev_questions(path: Path) -> list[DevQuestion]:
+    questions = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        if not row.get("answerable", True):
+            continue
+        text = row["question"]
+        if row.get("choices"):
+            text += "\n" + "\n".join(f"{'ABCDEFGH'[i]}. {c}" for i, c in enumerate(row["choices"]))
+        questions.append(DevQuestion(row["id"], text, tuple(row["gold_sources"])))
+    return questions
+
+
+def file_rank(sources: list[str], gold: tuple[str, ...]) -> int | None:
+    """1-based rank of the first distinct file that is a gold file (sources compared by file name,
+    so a book indexed under a sub-folder still matches)."""
+    distinct = list(dict.fromkeys(Path(s).name for s in sources))
+    gold_names = {Path(g).name for g in gold}
+    for rank, name in enumerate(distinct, start=1):
+        if name in gold_names:
+            return rank
+    return None
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q))
+
+
+def recall_report(service, questions: list[DevQuestion], mode: str, k: int = 5) -> dict[str, float]:
+    ranks = []
+    latencies = []
+    for question in questions:
+        started = time.perf_counter()
+        passages = service.retriever.search(question.text, k=k, mode=mode)
+        latencies.append((time.perf_counter() - started) * 1000)
+        ranks.append(file_rank([p.chunk.source for p in passages], question.gold_sources))
+    n = len(ranks)
+    return {
+        "recall@1": sum(1 for r in ranks if r == 1) / n,
+        "recall@5": sum(1 for r in ranks if r is not None and r <= 5) / n,
+        "mrr": sum(1 / r for r in ranks if r is not None) / n,
+        "p50_ms": statistics.median(latencies),
+        "p95_ms": percentile(latencies, 95),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, default=REPO / ".data" / "bench-book")
+    parser.add_argument("--corpus-dir", type=Path, default=SHARED / "corpora" / "psychology-2e")
+    parser.add_argument("--evalset", type=Path, default=SHARED / "evalsets" / "psychology-2e-dev.jsonl")
+    args = parser.parse_args(argv)
+
+    from tutor.service import TutorService
+    from tutor.settings import Settings
+
+    service = TutorService(Settings(data_dir=args.data_dir, corpus_dir=args.corpus_dir, openai_api_key=None))
+    report = service.ingest(quiet=True)
+    print(f"index: {report.summary()}; {service.store.count()} chunks")
+    questions = load_dev_questions(args.evalset)
+
+    service.ask(questions[0].text)  # warm-up: loads the model and builds the lexical index
+    results = {mode: recall_report(service, questions, mode) for mode in ("dense", "bm25", "hybrid")}
+
+    answer_ms = []
+    refused = 0
+    for question in questions:
+        started = time.perf_counter()
+        answer = service.ask(question.text)
+        answer_ms.append((time.perf_counter() - started) * 1000)
+        refused += answer.refused
+
+    print(f"\n{len(questions)} dev questions, whole book ({service.store.count()} chunks)\n")
+    print(f"{'mode':<8} {'R@1':>6} {'R@5':>6} {'MRR':>6} {'p50 ms':>8} {'p95 ms':>8}")
+    for mode, r in results.items():
+        print(f"{mode:<8} {r['recall@1']:>6.3f} {r['recall@5']:>6.3f} {r['mrr']:>6.3f} "
+              f"{r['p50_ms']:>8.1f} {r['p95_ms']:>8.1f}")
+    print(f"\nfull offline answer: p50 {statistics.median(answer_ms):.1f} ms, p95 {percentile(answer_ms, 95):.1f} ms; "
+          f"refused {refused} of {len(questions)} answerable questions")
+
+
+if __name__ == "__main__":
+    main()
