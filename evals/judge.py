@@ -53,7 +53,8 @@ def judge_all(judgements: Sequence[Judgement], scorer: FaithfulnessScorer,
     """Scores every pair with the scorer (the response judged as one unit) and the baseline."""
     rows = []
     for done, item in enumerate(judgements, start=1):
-        verdict = scorer.judge([item.response], [item.context])[0]
+        judge_unit = getattr(scorer, "judge_unit", None)  # the offline scorer skips evidence location here
+        verdict = judge_unit(item.response, [item.context]) if judge_unit else scorer.judge([item.response], [item.context])[0]
         rows.append((item.dataset, item.label, verdict.score, verdict.supported, word_overlap(item.response, item.context)))
         if on_progress:
             on_progress(done, len(judgements))

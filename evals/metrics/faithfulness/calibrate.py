@@ -3,7 +3,7 @@ write calibration.json. Run: `python -m evals.metrics.faithfulness.calibrate [DI
 
 Honesty checks, written into the file: leave-one-dataset-out cross-validation (fit on three files,
 score the fourth) against the word-overlap baseline, so the figures show how the scorer does on a
-kind of text it was not fitted on. The regression is small (nine features, L2-regularised) and the
+kind of text it was not fitted on. The regression is small (eight features, L2-regularised) and the
 classes are re-weighted so no file's base rate dominates the threshold.
 """
 

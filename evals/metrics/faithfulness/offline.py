@@ -1,12 +1,13 @@
 """The offline faithfulness scorer: no LLM, deterministic, seconds per answer.
 
-Steps: `_prepare_evidence` (split the passages into sentences; embed them with MiniLM; collect
-their words, stems, bigrams, numbers, months and names) → `_features` (for each answer sentence:
-word overlap, content-word and bigram coverage, best MiniLM similarity to any passage sentence, and
-counts of numbers/names the passages never mention, first-person and question form) → `_score` (a
-logistic regression over those features, fitted on ../shared/evalsets/faithfulness/; calibration.json
-says how) → `_hard_flags` (a number, month or year absent from the passages makes a sentence
-unsupported whatever its score: a wrong figure is the error students copy).
+Steps: `_prepare_evidence` (split the passages into sentences; collect their words, stems,
+numbers, months and names) → `_features` (for each answer sentence: word overlap, content-word
+coverage, count of content words, numbers and names the passages never mention, a negation the
+passages lack, first-person and question form) → `_verdict` (a logistic regression over those
+features, fitted on ../shared/evalsets/faithfulness/ — calibration.json says how — and hard flags:
+a number, month or name absent from the passages makes a sentence unsupported whatever its score,
+since a wrong figure or name is the error students copy) → `_locate_evidence` (the passage sentence
+closest to the answer sentence by MiniLM cosine, shown in reports as the evidence).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -23,12 +24,16 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from evals.metrics.faithfulness.base import SentenceVerdict
-from evals.text import (FIRST_PERSON, content_stems, months, names, numbers, split_sentences, stems,
-                        strip_citations, words)
+from evals.text import FIRST_PERSON, content_stems, months, names, numbers, split_sentences, stems, strip_citations, words
 
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
-FEATURES = ("word_overlap", "content_coverage", "bigram_coverage", "max_similarity", "novel_numbers",
-            "novel_names", "first_person", "is_question", "content_words")
+# MiniLM similarity was a candidate feature too: leave-one-dataset-out, it lowered AUROC on BEGIN-WoW
+# (it rewards fluent paraphrases that add unsupported content), so the score does not use it; MiniLM
+# locates the evidence sentence shown in reports instead. calibration.json has the figures.
+FEATURES = ("word_overlap", "content_coverage", "novel_content", "novel_numbers", "novel_names",
+            "negation_mismatch", "first_person", "is_question")
+_NEGATIONS = frozenset({"not", "no", "never", "nor", "none", "nothing", "nobody", "cannot", "don't", "doesn't",
+                        "didn't", "isn't", "aren't", "wasn't", "weren't", "can't", "won't", "wouldn't"})
 
 
 def word_overlap(response: str, context: str) -> float:
@@ -87,7 +92,6 @@ class _Evidence:
     text: str
     sentences: list[str]
     passage_of: list[int]  # 1-based passage number of each sentence
-    vectors: np.ndarray
 
     @cached_property
     def words(self) -> set[str]:
@@ -96,11 +100,6 @@ class _Evidence:
     @cached_property
     def stems(self) -> set[str]:
         return set(stems(words(self.text)))
-
-    @cached_property
-    def bigrams(self) -> set[tuple[str, str]]:
-        tokens = stems(words(self.text))
-        return set(zip(tokens, tokens[1:]))
 
     @cached_property
     def numbers(self) -> set[str]:
@@ -129,15 +128,22 @@ class OfflineScorer:
 
     def judge(self, sentences: Sequence[str], passages: Sequence[str]) -> list[SentenceVerdict]:
         evidence = self._prepare_evidence(passages)
-        return [self._verdict(sentence, evidence) for sentence in sentences]
+        verdicts = [self._verdict(sentence, evidence) for sentence in sentences]
+        located = self._locate_evidence(sentences, evidence)
+        return [replace(v, passage=p if v.supported else None, evidence=e) for v, (p, e) in zip(verdicts, located)]
 
-    def score_text(self, text: str, passages: Sequence[str]) -> float:
-        """One score for a whole response (several sentences judged as one unit): used by `eval judge`."""
-        return self._verdict(text, self._prepare_evidence(passages)).score
+    def judge_unit(self, text: str, passages: Sequence[str]) -> SentenceVerdict:
+        """A whole response judged as one unit, without locating evidence (`eval judge`: fast, no MiniLM)."""
+        return self._verdict(text, self._prepare_evidence(passages))
+
+    def support(self, statements: Sequence[str], text: str) -> list[float]:
+        """How well `text` supports each statement (used to read which option an answer chose)."""
+        evidence = self._prepare_evidence([text])
+        return [self._verdict(s, evidence).score for s in statements]
 
     def features(self, text: str, passages: Sequence[str]) -> dict[str, float]:
         """The feature values of one unit (what calibrate.py fits the regression on)."""
-        return self._features(text, self._prepare_evidence(passages))[0]
+        return self._features(text, self._prepare_evidence(passages))
 
     def support(self, statements: Sequence[str], text: str) -> list[float]:
         """How well `text` supports each statement (used to read which option an answer chose)."""
@@ -152,34 +158,32 @@ class OfflineScorer:
             for sentence in split_sentences(passage) or [passage]:
                 sentences.append(sentence)
                 passage_of.append(number)
-        return _Evidence("\n".join(passages), sentences, passage_of, self.cache.vectors(sentences))
+        return _Evidence("\n".join(passages), sentences, passage_of)
 
-    def _features(self, unit: str, evidence: _Evidence) -> tuple[dict[str, float], int | None, str | None]:
+    def _features(self, unit: str, evidence: _Evidence) -> dict[str, float]:
         text = strip_citations(unit)
         unit_words = words(text)
         unit_stems = content_stems(text)
-        all_stems = stems(unit_words)
-        bigrams = list(zip(all_stems, all_stems[1:]))
-        best_passage, best_sentence, similarity = None, None, 0.0
-        unit_sentences = [strip_citations(s) for s in split_sentences(text)] or [text]
-        if evidence.sentences and text:
-            scores = self.cache.vectors(unit_sentences) @ evidence.vectors.T
-            per_sentence_best = scores.max(axis=1)
-            similarity = float(per_sentence_best.min())
-            best = int(scores[int(per_sentence_best.argmin())].argmax())
-            best_passage, best_sentence = evidence.passage_of[best], evidence.sentences[best]
-        values = {
+        novel_content = sum(s not in evidence.stems for s in unit_stems)
+        return {
             "word_overlap": sum(w in evidence.words for w in unit_words) / len(unit_words) if unit_words else 0.0,
-            "content_coverage": sum(s in evidence.stems for s in unit_stems) / len(unit_stems) if unit_stems else 1.0,
-            "bigram_coverage": sum(b in evidence.bigrams for b in bigrams) / len(bigrams) if bigrams else 1.0,
-            "max_similarity": similarity,
+            "content_coverage": 1 - novel_content / len(unit_stems) if unit_stems else 1.0,
+            "novel_content": math.log1p(novel_content),
             "novel_numbers": float(min(3, len(numbers(text) - evidence.numbers))),
             "novel_names": float(min(3, len(self._novel_names(text, evidence)))),
+            "negation_mismatch": float(any(w in _NEGATIONS for w in unit_words)
+                                       and not evidence.words & _NEGATIONS),
             "first_person": float(any(w in FIRST_PERSON for w in unit_words)),
             "is_question": float(text.rstrip().endswith("?")),
-            "content_words": math.log1p(len(unit_stems)),
         }
-        return values, best_passage, best_sentence
+
+    def _locate_evidence(self, units: Sequence[str], evidence: _Evidence) -> list[tuple[int | None, str | None]]:
+        """For each unit, the passage sentence MiniLM finds closest to it (shown as the evidence)."""
+        if not evidence.sentences:
+            return [(None, None)] * len(units)
+        scores = self.cache.vectors([strip_citations(u) for u in units]) @ self.cache.vectors(evidence.sentences).T
+        best = scores.argmax(axis=1)
+        return [(evidence.passage_of[int(i)], evidence.sentences[int(i)]) for i in best]
 
     def _hard_flags(self, unit: str, evidence: _Evidence) -> tuple[str, ...]:
         text = strip_citations(unit)
@@ -193,8 +197,6 @@ class OfflineScorer:
         return {n for n in names(text) if n not in evidence.words and stems([n])[0] not in evidence.stems}
 
     def _verdict(self, unit: str, evidence: _Evidence) -> SentenceVerdict:
-        values, passage, sentence = self._features(unit, evidence)
-        score = round(self.calibration.probability(values), 6)
+        score = round(self.calibration.probability(self._features(unit, evidence)), 6)
         flags = self._hard_flags(unit, evidence)
-        supported = score >= self.threshold and not flags
-        return SentenceVerdict(unit, score, supported, passage if supported or not flags else None, sentence, flags)
+        return SentenceVerdict(unit, score, score >= self.threshold and not flags, flags=flags)
