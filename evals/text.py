@@ -13,7 +13,7 @@ from functools import lru_cache
 import Stemmer
 
 CITATION_MARKER = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
-_WORD = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)?")
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")  # letters of any script: "Bäuml" is one word
 # A sentence ends at . ! ? (optionally followed by quotes/brackets or citation markers) and a space
 # before something that starts a sentence; or at a line break (lists, headings).
 # A sentence ends at . ! ? (optionally followed by closing quotes/brackets and citation markers) and
@@ -115,10 +115,11 @@ def names(text: str) -> set[str]:
     """Capitalised words not at a sentence start: a cheap stand-in for named entities."""
     found: set[str] = set()
     for sentence in split_sentences(text):
-        tokens = re.findall(r"[A-Za-z][\w'’-]*", strip_citations(sentence))
+        tokens = _WORD.findall(strip_citations(sentence))
         for token in tokens[1:]:
             lowered = re.sub(r"['’]s$", "", token.lower())
-            if token[0].isupper() and lowered not in STOPWORDS and lowered not in _MONTHS and len(token) > 1:
+            if token[0].isupper() and lowered not in STOPWORDS and lowered not in _MONTHS and len(token) > 1 \
+                    and not token[0].isdigit():
                 found.add(lowered)
     return found
 

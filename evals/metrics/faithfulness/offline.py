@@ -95,7 +95,8 @@ class _Evidence:
 
     @cached_property
     def words(self) -> set[str]:
-        return set(words(self.text))
+        found = set(words(self.text))
+        return found | {w[:-2] for w in found if w.endswith("'s")}  # "Pavlov's" also vouches for "Pavlov"
 
     @cached_property
     def stems(self) -> set[str]:
