@@ -143,7 +143,7 @@ def test_export_holds_the_conversation_as_markdown(course: Path) -> None:
 
 def test_library_is_locked_without_a_password(course: Path) -> None:
     at = _app()
-    at.switch_page("pages/library.py").run()
+    at.switch_page("app_pages/library.py").run()
     assert "TUTOR_INSTRUCTOR_PASSWORD" in at.info[0].value
     assert not at.text_input and not at.file_uploader and not at.button
 
@@ -151,7 +151,7 @@ def test_library_is_locked_without_a_password(course: Path) -> None:
 def test_wrong_password_is_refused(course: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TUTOR_INSTRUCTOR_PASSWORD", PASSWORD)
     at = _app()
-    at.switch_page("pages/library.py").run()
+    at.switch_page("app_pages/library.py").run()
     at.text_input[0].input("not-the-password")
     at.form_submit_button[0].click().run()
     assert "Wrong instructor password" in at.error[0].value
@@ -165,7 +165,7 @@ def test_wrong_password_is_refused(course: Path, monkeypatch: pytest.MonkeyPatch
 def test_upload_then_ask_about_the_new_document(course: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TUTOR_INSTRUCTOR_PASSWORD", PASSWORD)
     at = _app()
-    at.switch_page("pages/library.py").run()
+    at.switch_page("app_pages/library.py").run()
     at.text_input[0].input(PASSWORD)
     at.form_submit_button[0].click().run()
     assert not at.exception, at.exception
@@ -178,7 +178,7 @@ def test_upload_then_ask_about_the_new_document(course: Path, monkeypatch: pytes
     assert any(_plain(e.value).startswith("broken.pdf: PDF is corrupt") for e in at.error)
     assert any("Zebrafish Navigation" in _plain(e.label) for e in at.expander)
 
-    at.switch_page("pages/chat.py").run()
+    at.switch_page("app_pages/chat.py").run()
     _ask(at, "How do zebrafish larvae navigate dark water?")
     answer = at.session_state["messages"][-1].answer
     assert not answer.refused
@@ -187,7 +187,7 @@ def test_upload_then_ask_about_the_new_document(course: Path, monkeypatch: pytes
 
 def test_evals_page_explains_how_to_make_a_report(course: Path) -> None:
     at = _app()
-    at.switch_page("pages/evals.py").run()
+    at.switch_page("app_pages/evals.py").run()
     assert not at.exception, at.exception
     assert "No evaluation report yet" in at.info[0].value
 
@@ -195,26 +195,36 @@ def test_evals_page_explains_how_to_make_a_report(course: Path) -> None:
 def test_evals_page_shows_the_latest_report(course: Path) -> None:
     reports = course / "reports"
     reports.mkdir()
-    (reports / "old.json").write_text('{"summary": {"faithfulness": 0.1}}', encoding="utf-8")
+    questions = [
+        {"id": "q1", "question": "What is encoding? <script>alert(1)</script>", "answerable": True, "refused": False,
+         "faithfulness": {"score": 0.9}, "citation_quality": {"recall": 1.0, "precision": 0.75},
+         "retrieval": {"recall_at_k": 1.0, "reciprocal_rank": 0.5}, "correctness": {"token_f1": 0.4},
+         "refusal": {"correct": True}, "flags": ["uncited_sentence"]},
+        {"id": "q2", "question": "Capital of France?", "answerable": False, "refused": True, "faithfulness": None,
+         "citation_quality": None, "retrieval": None, "correctness": None, "refusal": {"correct": True}, "flags": []},
+    ]
     report = {
-        "created_at": "2026-11-21T00:00:00+00:00", "mode": "offline",
-        "summary": {"faithfulness": {"mean": 0.91}, "citation_precision": 0.8, "questions": 2},
-        "questions": [
-            {"id": "q1", "question": "What is encoding? <script>alert(1)</script>", "refused": False,
-             "scores": {"faithfulness": 0.9, "citation_precision": 1.0}},
-            {"id": "q2", "question": "Capital of France?", "refused": True,
-             "scores": {"faithfulness": 0.92, "citation_precision": 0.6}},
-        ],
+        "kind": "tutor-eval-report", "created_at": "2026-11-21T00:00:00+00:00", "seconds": 3.2,
+        "dataset": {"path": "dev.jsonl", "items": 2}, "answerer": {"mode": "offline"},
+        "index": {"documents": 12, "chunks": 272, "fingerprint": "abc"},
+        "metrics": {"faithfulness": {"value": 0.9, "n": 1, "abstained": 1},
+                    "refusal_accuracy": {"value": 1.0, "n": 2, "abstained": 0},
+                    "mcq_accuracy": {"value": 0.0, "n": 0, "abstained": 0, "note": "no items to score"}},
+        "questions": questions, "threshold_failures": [],
     }
-    (reports / "report.json").write_text(json.dumps(report), encoding="utf-8")
-    (reports / "report.html").write_text("<html><script>alert(1)</script></html>", encoding="utf-8")
-    os.utime(reports / "old.json", (1, 1))
+    older = dict(report, metrics={"faithfulness": {"value": 0.1, "n": 1, "abstained": 0}})
+    (reports / "eval-dev-20261120T000000Z.json").write_text(json.dumps(older), encoding="utf-8")
+    os.utime(reports / "eval-dev-20261120T000000Z.json", (1, 1))
+    (reports / "eval-dev-20261121T000000Z.json").write_text(json.dumps(report), encoding="utf-8")
+    (reports / "eval-dev-20261121T000000Z.html").write_text("<script>alert(1)</script>", encoding="utf-8")
     at = _app()
-    at.switch_page("pages/evals.py").run()
+    at.switch_page("app_pages/evals.py").run()
     assert not at.exception, at.exception
-    assert [(m.label, m.value) for m in at.metric] == [("faithfulness", "0.91"), ("citation precision", "0.80")]
+    assert [(m.label, m.value) for m in at.metric] == [("faithfulness", "0.90"), ("refusal accuracy", "1.00"),
+                                                       ("mcq accuracy", "—")]  # nothing scored is not a zero
     table = at.dataframe[0].value
-    assert list(table["scores.faithfulness"]) == [0.9, 0.92] and len(table) == 2
+    assert list(table["id"]) == ["q1", "q2"] and list(table["citation precision"])[0] == 0.75
+    assert list(table["flags"]) == ["uncited_sentence", ""]
     assert {b.label for b in at.download_button} == {"Download JSON", "Download HTML"}
     assert not at.html  # the HTML report is offered as a file, never rendered
 
@@ -222,7 +232,7 @@ def test_evals_page_shows_the_latest_report(course: Path) -> None:
 def test_instructor_replaces_and_deletes_a_document(course: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TUTOR_INSTRUCTOR_PASSWORD", PASSWORD)
     at = _app()
-    at.switch_page("pages/library.py").run()
+    at.switch_page("app_pages/library.py").run()
     at.text_input[0].input(PASSWORD)
     at.form_submit_button[0].click().run()
     target = "psychology-2e/08-0-introduction.md"

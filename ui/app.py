@@ -1,6 +1,7 @@
 """Streamlit entry point: `tutor serve` (or `streamlit run ui/app.py`).
 
-Three pages, one per audience. Settings come from the environment (`tutor serve` passes
+Three pages, one per audience, in app_pages/ (not pages/: Streamlit would also list a pages/
+folder on its own, beside st.navigation's menu). Settings come from the environment (`tutor serve` passes
 TUTOR_DATA_DIR, TUTOR_CORPUS_DIR and TUTOR_COLLECTION); the pages only call the `tutor` library.
 """
 
@@ -9,8 +10,8 @@ import streamlit as st
 st.set_page_config(page_title="Course tutor", page_icon=":material/school:", layout="centered")
 
 pages = {
-    "Students": [st.Page("pages/chat.py", title="Chat", icon=":material/chat:", default=True)],
-    "Instructors": [st.Page("pages/library.py", title="Library", icon=":material/library_books:")],
-    "Developers": [st.Page("pages/evals.py", title="Evals", icon=":material/monitoring:")],
+    "Students": [st.Page("app_pages/chat.py", title="Chat", icon=":material/chat:", default=True)],
+    "Instructors": [st.Page("app_pages/library.py", title="Library", icon=":material/library_books:")],
+    "Developers": [st.Page("app_pages/evals.py", title="Evals", icon=":material/monitoring:")],
 }
 st.navigation(pages).run()

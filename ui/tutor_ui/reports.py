@@ -1,14 +1,13 @@
-"""Finding and drawing the latest evaluation report (written by `tutor eval run` into <data_dir>/reports).
+"""The latest evaluation report (`tutor eval run` writes eval-*.json/.md/.html to <data_dir>/reports),
+drawn as scores, a per-question table and charts.
 
-The page reads the JSON report only, and tolerates its shape growing: the scores are the numbers
-under its summary, the per-question table is its list of question results with scalar fields kept.
-The Markdown and HTML reports beside it are offered as downloads, never rendered: they quote
+Reading goes through evals.report.load_report, so the page accepts exactly what the evals write.
+The Markdown and HTML reports beside the JSON are offered as downloads, never rendered: they quote
 documents and model answers.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,13 +15,26 @@ from typing import Any
 
 import streamlit as st
 
+from evals.report import load_report
+from evals.summary import METRICS
 from tutor.settings import Settings
 from tutor_ui.text import escape_markdown
 
-_SUMMARY_KEYS = ("summary", "scores", "metrics", "aggregate", "aggregates", "totals")
-_ROW_KEYS = ("questions", "results", "items", "cases", "rows", "per_question")
-_META_KEYS = ("created_at", "generated_at", "timestamp", "mode", "answerer", "dataset", "index_fingerprint",
-              "fingerprint", "evals_version", "questions_count")
+# Per-question columns: header -> path into a question's result.
+QUESTION_COLUMNS: dict[str, tuple[str, ...]] = {
+    "id": ("id",),
+    "question": ("question",),
+    "answerable": ("answerable",),
+    "refused": ("refused",),
+    "faithfulness": ("faithfulness", "score"),
+    "citation recall": ("citation_quality", "recall"),
+    "citation precision": ("citation_quality", "precision"),
+    "recall@k": ("retrieval", "recall_at_k"),
+    "reciprocal rank": ("retrieval", "reciprocal_rank"),
+    "answer F1": ("correctness", "token_f1"),
+    "refusal correct": ("refusal", "correct"),
+}
+_PLOTTABLE = ("faithfulness", "citation recall", "citation precision", "recall@k", "reciprocal rank", "answer F1")
 
 
 @dataclass
@@ -36,106 +48,89 @@ def reports_dir(settings: Settings) -> Path:
 
 
 def latest_report(settings: Settings) -> Report | None:
-    """The newest readable JSON report, or None when there is none."""
+    """The newest eval report in the reports directory, or None when there is none."""
     folder = reports_dir(settings)
-    paths = sorted(folder.rglob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True) if folder.is_dir() else []
-    for path in paths:
+    candidates = sorted(folder.glob("eval-*.json"), key=lambda p: p.stat().st_mtime) if folder.is_dir() else []
+    for path in reversed(candidates):
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            return Report(path, load_report(path))
         except (OSError, ValueError):
-            continue
-        if isinstance(data, dict):
-            return Report(path, data)
+            continue  # a half-written or foreign file: fall back to the previous report
     return None
 
 
-def summary_scores(data: Mapping[str, Any]) -> dict[str, float]:
-    """Metric name -> score, from the report's summary ({"faithfulness": 0.9} or {"faithfulness":
-    {"mean": 0.9, ...}}); booleans and counts of questions are not scores."""
-    for key in _SUMMARY_KEYS:
-        block = data.get(key)
-        if isinstance(block, Mapping):
-            scores = {name: value for name, value in ((n, _score(v)) for n, v in block.items())
-                      if value is not None and not _is_count(name)}
-            if scores:
-                return scores
-    return {}
+def scored_metrics(data: Mapping[str, Any]) -> dict[str, float]:
+    """Metric -> value for the metrics that scored something (n > 0); the others are shown as notes."""
+    return {name: float(m["value"]) for name, m in data.get("metrics", {}).items() if m.get("n", 0) > 0}
 
 
 def question_rows(data: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """One flat row per question: scalar fields, and nested scores as 'metric.field'."""
-    for key in _ROW_KEYS:
-        rows = data.get(key)
-        if isinstance(rows, list) and rows and all(isinstance(r, Mapping) for r in rows):
-            return [_flatten(r) for r in rows]
-    return []
+    rows = []
+    for result in data.get("questions", []):
+        row = {header: _get(result, path) for header, path in QUESTION_COLUMNS.items()}
+        row["flags"] = ", ".join(str(f) for f in result.get("flags") or [])
+        rows.append(row)
+    return rows
 
 
 def render_report(report: Report) -> None:
     data = report.data
-    meta = {k: data[k] for k in _META_KEYS if isinstance(data.get(k), (str, int, float))}
-    st.caption(escape_markdown(" · ".join([f"{k.replace('_', ' ')}: {v}" for k, v in meta.items()]
-                                          + [f"file: {report.path.name}"])))
-    scores = summary_scores(data)
+    answerer = data.get("answerer", {})
+    index = data.get("index", {})
+    dataset = data.get("dataset", {})
+    st.caption(escape_markdown(
+        f"{data.get('created_at', '')} · {Path(str(dataset.get('path', ''))).name} ({dataset.get('items', '?')} "
+        f"questions) · answerer {answerer.get('llm_model') or answerer.get('mode') or '?'} · index "
+        f"{index.get('documents', '?')} documents, {index.get('chunks', '?')} chunks ({index.get('fingerprint', '')})"
+        f" · {data.get('seconds', '?')} s"))
+    failures = data.get("threshold_failures") or []
+    if failures:
+        st.error(escape_markdown("Below the minimum: " + "; ".join(failures)), icon=":material/error:")
+
+    st.subheader("Scores")
+    metrics = data.get("metrics", {})
+    columns = st.columns(4)
+    for n, (name, metric) in enumerate(metrics.items()):
+        scored = metric.get("n", 0) > 0
+        help_text = f"{METRICS.get(name, name)}. Scored over {metric.get('n', 0)} answers, " \
+                    f"{metric.get('abstained', 0)} abstained." + (f" {metric['note']}." if metric.get("note") else "")
+        columns[n % 4].metric(name.replace("_", " "), f"{metric['value']:.2f}" if scored else "—",
+                              help=escape_markdown(help_text))
+    scores = scored_metrics(data)
     if scores:
-        st.subheader("Scores")
-        columns = st.columns(min(len(scores), 4))
-        for n, (name, value) in enumerate(scores.items()):
-            columns[n % len(columns)].metric(name.replace("_", " "), f"{value:.2f}" if value <= 1.5 else f"{value:g}")
-        st.bar_chart({"score": scores}, horizontal=True, y_label="", x_label="score")
+        st.bar_chart({"score": scores}, horizontal=True, x_label="score", y_label="")
+
     rows = question_rows(data)
-    if rows:
-        st.subheader(f"Per question ({len(rows)})")
-        st.dataframe(rows, hide_index=True)
-        numeric = [k for k in rows[0] if all(isinstance(r.get(k), (int, float)) and not isinstance(r.get(k), bool)
-                                             for r in rows)]
-        if numeric:
-            metric = st.selectbox("Distribution of", numeric)
-            st.bar_chart(_histogram([float(r[metric]) for r in rows]), x_label=metric, y_label="questions")
-    if not scores and not rows:
-        st.json(data, expanded=False)
+    st.subheader(f"Per question ({len(rows)})")
+    st.dataframe(rows, hide_index=True)
+    plottable = [c for c in _PLOTTABLE if any(isinstance(r[c], (int, float)) for r in rows)]
+    if plottable:
+        column = st.selectbox("Distribution of", plottable)
+        values = [float(r[column]) for r in rows if isinstance(r[column], (int, float))]
+        st.bar_chart(_histogram(values), x_label=column, y_label="questions")
     _downloads(report.path)
 
 
 def _downloads(json_path: Path) -> None:
-    siblings = [json_path] + [json_path.with_suffix(s) for s in (".md", ".html") if json_path.with_suffix(s).exists()]
+    files = [json_path] + [p for p in (json_path.with_suffix(".md"), json_path.with_suffix(".html")) if p.exists()]
     with st.container(horizontal=True):
-        for path in siblings:
+        for path in files:
             st.download_button(f"Download {path.suffix[1:].upper()}", data=path.read_bytes(), file_name=path.name,
                                on_click="ignore", icon=":material/download:")
 
 
-def _is_count(name: str) -> bool:
-    return name in {"n", "questions", "count", "total", "errors"} or name.endswith(("_count", "_total"))
-
-
-def _score(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, Mapping):
-        for key in ("mean", "score", "value", "rate", "average"):
-            if isinstance(value.get(key), (int, float)) and not isinstance(value.get(key), bool):
-                return float(value[key])
-    return None
-
-
-def _flatten(row: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in row.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            flat.update(_flatten(value, f"{name}."))
-        elif isinstance(value, (str, int, float, bool)) or value is None:
-            flat[name] = value
-    return flat
+def _get(result: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    value: Any = result
+    for key in path:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(key)
+    return value
 
 
 def _histogram(values: list[float], bins: int = 10) -> dict[str, dict[str, int]]:
-    low, high = min(values), max(values)
-    width = (high - low) / bins or 1.0
+    """Counts per tenth of the 0..1 range (scores are shares), labelled by their lower edge."""
     counts = [0] * bins
     for value in values:
-        counts[min(int((value - low) / width), bins - 1)] += 1
-    return {"questions": {f"{low + i * width:.2f}": c for i, c in enumerate(counts)}}
+        counts[min(max(int(value * bins), 0), bins - 1)] += 1
+    return {"questions": {f"{i / bins:.1f}": c for i, c in enumerate(counts)}}
