@@ -71,10 +71,12 @@ class OfflineComposer:
     name = "offline"
 
     def __init__(self, queries: QueryEmbeddingCache, *, max_sentences: int = 4, max_candidates: int = 8,
-                 max_passages: int = 5, redundancy: float = 0.8, min_score: float = 0.25) -> None:
+                 max_passages: int = 5, redundancy: float = 0.8, min_score: float = 0.25,
+                 embed_words: int = 25) -> None:
         self.queries = queries
         self.max_sentences = max_sentences
         self.max_candidates = max_candidates
+        self.embed_words = embed_words
         self.max_passages = max_passages
         self.redundancy = redundancy
         self.min_score = min_score
@@ -104,7 +106,9 @@ class OfflineComposer:
         if not candidates:
             return []
         query_vector = self.queries.embed_query(query.dense_text)
-        vectors = self._sentence_vectors([c.text for c in candidates])
+        # A sentence's opening words carry its topic; embedding at most `embed_words` of them
+        # bounds the encoder's work for long sentences.
+        vectors = self._sentence_vectors([" ".join(c.text.split()[:self.embed_words]) for c in candidates])
         # Cosine decides; word overlap breaks near-ties toward sentences that use the question's
         # terms; a small prior prefers the passages retrieval ranked higher.
         scores = [float(vectors[i] @ query_vector) + 0.15 * c.overlap - 0.02 * c.passage
