@@ -20,7 +20,8 @@ _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")  # letters of any script: "Bäu
 # whitespace before something that can start a sentence.
 _SENTENCE_END = re.compile(r"(?<=[.!?])((?:[\"'”’)\]]*(?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])*))\s+(?=[\"'“‘(\[]?[A-Z0-9])")
 _ABBREVIATION = re.compile(r"\b(?:e\.g|i\.e|etc|vs|dr|mr|mrs|ms|prof|st|cf|al|approx|fig|no|jr|sr)\.", re.IGNORECASE)
-_INITIALS = re.compile(r"\b(?:[A-Z]\.){2,}")
+# Initials ("H. M.", "B. F. Skinner", "John B. Watson"): a lone capital and a period end no sentence.
+_INITIALS = re.compile(r"(?<![\w.])[A-Z]\.(?=\s*[A-Z])")
 _LIST_MARKER = re.compile(r"^\s*(?:[-*•+]|\d+[.)]|#+)\s+")
 _NUMBER = re.compile(r"(?<![A-Za-z])\d+(?:[.,]\d+)*(?:%|st|nd|rd|th)?")
 _NUMBER_WORDS = {

@@ -5,7 +5,8 @@ Steps: `_normalise` (SQuAD-style: lower case, no punctuation or articles) → `t
 picked: a stated letter ("The answer is C"), else the one option whose text the answer contains,
 else — for answers that never name an option, like the offline composer's extracts — the option whose
 statement (the stem with the blank filled in) the answer supports best, by the offline faithfulness
-scorer; a near tie is an abstention, flagged, and counts as wrong.
+scorer plus the share of its word trigrams the answer contains; a near tie is an abstention, flagged,
+and counts as wrong.
 """
 
 from __future__ import annotations
@@ -63,6 +64,15 @@ class ChoiceDetection:
         return asdict(self)
 
 
+def _trigram_coverage(statement: str, text: str) -> float:
+    def trigrams(value: str) -> list[tuple[str, ...]]:
+        tokens = _normalise(value)
+        return [tuple(tokens[i:i + 3]) for i in range(len(tokens) - 2)]
+
+    wanted, present = trigrams(statement), set(trigrams(text))
+    return sum(t in present for t in wanted) / len(wanted) if wanted else 0.0
+
+
 def option_statement(stem: str, choice: str) -> str:
     """The claim an option makes: the stem with its blank filled in, or stem + option."""
     if _BLANK.search(stem):
@@ -84,8 +94,12 @@ def detect_choice(answer: str, stem: str, choices: Sequence[str],
              if _normalise(choice) and re.search(rf"\b{re.escape(' '.join(_normalise(choice)))}\b", plain)]
     if len(named) == 1:
         return ChoiceDetection(named[0], "text", {})
-    scores = support([option_statement(stem, c) for c in choices], strip_citations(answer))
-    by_letter = {letter: round(float(s), 4) for letter, s in zip(letters, scores)}
+    statements = [option_statement(stem, c) for c in choices]
+    scores = support(statements, strip_citations(answer))
+    # Bag-of-words support cannot tell "clock ... hypothalamus; ... hippocampus" apart: word order can,
+    # so the share of each statement's word trigrams found in the answer is added.
+    by_letter = {letter: round(float(s) + _trigram_coverage(statement, answer), 4)
+                 for letter, s, statement in zip(letters, scores, statements)}
     ranked = sorted(by_letter.items(), key=lambda item: item[1], reverse=True)
     if len(ranked) > 1 and ranked[0][1] - ranked[1][1] < CHOICE_MARGIN:
         return ChoiceDetection(None, "tie", by_letter)
