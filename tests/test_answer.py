@@ -144,6 +144,10 @@ def test_a_pronoun_follow_up_is_resolved_from_the_previous_question(indexed_serv
 def test_condensing_leaves_standalone_questions_alone():
     assert condense_offline(TYPES_OF_LEARNING, "What is the hippocampus for?") == "What is the hippocampus for?"
     assert condense_offline([], "why does it happen?") == "why does it happen?"
+    own_antecedent = "What is the hippocampus and what does it do?"
+    assert condense_offline(TYPES_OF_LEARNING, own_antecedent) == own_antecedent
+    assert (condense_offline(TYPES_OF_LEARNING, "Can you explain how they differ?")
+            == "Can you explain how the three types of learning differ?")
     assert question_topic("Can you explain what the serial position effect is?") == "the serial position effect"
     assert list_items("Memory works in three stages, encoding, storage, and retrieval.")[-2:] == ["storage",
                                                                                                  "retrieval"]

@@ -128,11 +128,8 @@ class AnswerChain:
 
     def _guard(self, state: dict[str, Any]) -> GuardDecision:
         retrieved: _Retrieved = state["retrieved"]
-        # The policy looks at what the student typed, not at a rewrite that may have hidden it.
-        decision = check(state["question"], retrieved.passages, retrieved.nearest, self.guard)
-        if not decision.refused and state["standalone"] != state["question"]:
-            decision = check(state["standalone"], retrieved.passages, retrieved.nearest, self.guard)
-        return decision
+        # The policy also reads what the student typed: a rewrite must not hide a request.
+        return check(state["standalone"], retrieved.passages, retrieved.nearest, self.guard, typed=state["question"])
 
     def _generate(self, chunks: Iterator[dict[str, Any]]) -> Iterator[str | _Started | _Draft]:
         # Streaming RunnablePassthrough.assign emits the input and each assigned key as separate

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from tutor.compose import content_stems
 from tutor.models import Turn
 
 _ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7,
@@ -21,7 +22,10 @@ _ORDINAL_REF = re.compile(
     r"\bthe\s+(" + "|".join(_ORDINALS) + r")(\s+(one|item|point|type|kind|step|stage|example|option|part))?\b",
     re.IGNORECASE)
 _PRONOUN_REF = re.compile(r"\b(it|that|this|they|them|those|these|its|their)\b", re.IGNORECASE)
-_FOLLOW_UP_START = re.compile(r"^\s*(and|but|so|also|what about|how about|why|how come|then)\b", re.IGNORECASE)
+_FOLLOW_UP_START = re.compile(r"^\s*(and|also|what about|how about)\b", re.IGNORECASE)
+# Words of asking, not of topic: "can you explain why it happens" still refers back.
+_REQUEST_WORDS = frozenset(content_stems("explain describe tell give show list define summarize summarise compare "
+                                         "example examples mean meaning happen happens work works more detail"))
 _QUESTION_FRAME = re.compile(
     r"^\s*(can you |could you |please )?(tell me |explain |describe |define )?(about )?"
     r"(what|who|which|how|why|when|where)?\s*(is|are|was|were|does|do|did|can|could)?\s*(the |a |an )?",
@@ -29,17 +33,24 @@ _QUESTION_FRAME = re.compile(
 _NUMBERED_LINE = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s+(.+)$", re.MULTILINE)
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
 _CITATION = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
-_WORDS = re.compile(r"[A-Za-z']+")
 _SERIES = re.compile(r"([^,:;]+(?:,\s*[^,:;]+)+,?\s+(?:and|or)\s+[^,.;?]+)")
 
 
 def is_follow_up(question: str, history: Sequence[Turn]) -> bool:
-    """A question that leans on the conversation: it refers back, or is too short to stand alone."""
+    """A question that leans on the conversation: it continues ("and ...", "what about ..."),
+    or it names an item by rank or refers back with a pronoun before naming any topic itself."""
     if not any(turn.role == "user" for turn in history):
         return False
-    words = _WORDS.findall(question)
-    return bool(_ORDINAL_REF.search(question) or _FOLLOW_UP_START.match(question)
-                or _PRONOUN_REF.search(question) or len(words) <= 3)
+    return bool(_ORDINAL_REF.search(question) or _FOLLOW_UP_START.match(question) or _dangling_pronoun(question))
+
+
+def _dangling_pronoun(question: str) -> re.Match[str] | None:
+    """The first pronoun, if no topic word comes before it ("why does it happen?"); in "what is
+    the hippocampus and what does it do?" the pronoun has its antecedent in the question."""
+    pronoun = _PRONOUN_REF.search(question)
+    if pronoun and not (content_stems(question[:pronoun.start()]) - _REQUEST_WORDS):
+        return pronoun
+    return None
 
 
 def condense_offline(history: Sequence[Turn], question: str) -> str:
@@ -60,7 +71,7 @@ def condense_offline(history: Sequence[Turn], question: str) -> str:
             return _tidy(rewritten)
 
     if topic:
-        pronoun = _PRONOUN_REF.search(question)
+        pronoun = _dangling_pronoun(question)
         if pronoun:
             replacement = f"{topic}'s" if pronoun.group(1).lower() in ("its", "their") else topic
             return _tidy(question[:pronoun.start()] + replacement + question[pronoun.end():])

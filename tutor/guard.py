@@ -82,10 +82,11 @@ def policy_reason(question: str) -> RefusalReason | None:
 
 
 def check(question: str, passages: Sequence[Passage], nearest: Sequence[Passage],
-          config: GuardConfig = GuardConfig()) -> GuardDecision:
+          config: GuardConfig = GuardConfig(), *, typed: str | None = None) -> GuardDecision:
     """Refuse by policy, or when no retrieved passage is relevant enough; otherwise let it through.
-    `passages` are those above the retriever's threshold, `nearest` the best regardless of it."""
-    reason = policy_reason(question)
+    `passages` are those above the retriever's threshold, `nearest` the best regardless of it;
+    `typed` is what the student wrote when `question` is a condensed rewrite of it."""
+    reason = policy_reason(question) or (policy_reason(typed) if typed else None)
     if reason is None:
         best = max((p.dense_score for p in passages if p.dense_score is not None), default=None)
         long_question = len(question.split()) >= config.long_question_words
