@@ -16,6 +16,8 @@ LETTERS = "ABCDEFGHIJ"
 class DatasetError(click.ClickException):
     """A dataset line that does not fit its schema; says which file, line and field."""
 
+    exit_code = 2  # like every other expected failure of the tutor's commands
+
 
 @dataclass(frozen=True)
 class Question:

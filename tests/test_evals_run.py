@@ -1,0 +1,109 @@
+"""`tutor eval run` over the repository's corpus (the session's indexed service): the seed gold set
+passes its CI thresholds, two runs give identical scores, thresholds set the exit code, reports
+are written in three formats and `eval compare` reads them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from evals.data import load_questions
+from evals.metrics.faithfulness.offline import OfflineScorer
+from evals.report import load_report, write_reports
+from evals.runner import RunOptions, run
+from tutor.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+SEED_GOLD = REPO / "evals" / "datasets" / "seed-gold.jsonl"
+# The CI gate on the seed gold set, below the figures measured with the offline answerer
+# (faithfulness 0.97, citation recall/precision 0.97, Recall@k 0.94, MRR 0.88, context precision
+# 0.72, option accuracy 1.0, refusal accuracy 1.0, answer similarity 0.63).
+CI_THRESHOLDS = {"--min-faithfulness": "0.85", "--min-citation-recall": "0.85", "--min-citation-precision": "0.85",
+                 "--min-recall": "0.8", "--min-mrr": "0.7", "--min-context-precision": "0.55",
+                 "--min-mcq-accuracy": "0.75", "--min-refusal-accuracy": "0.9", "--min-answer-similarity": "0.5"}
+
+
+@pytest.fixture(scope="module")
+def two_reports(indexed_service) -> tuple[dict, dict]:
+    """The seed gold set run twice on the same index, with fresh scorers."""
+    dataset = load_questions(SEED_GOLD)
+    return tuple(run(indexed_service, OfflineScorer(indexed_service.embedder), RunOptions(dataset=dataset))
+                 for _ in range(2))
+
+
+def _cli(indexed_service, *args: str):
+    settings = indexed_service.settings
+    return CliRunner().invoke(main, ["--data-dir", str(settings.data_dir), "--corpus-dir", str(settings.corpus_dir),
+                                     "eval", "run", "--quiet", *args], catch_exceptions=False)
+
+
+def test_two_runs_on_the_same_index_give_identical_scores(two_reports) -> None:
+    first, second = two_reports
+    assert first["metrics"] == second["metrics"]
+    assert first["questions"] == second["questions"]
+    assert first["index"]["fingerprint"] == second["index"]["fingerprint"]
+
+
+def test_the_seed_gold_set_scores_every_metric(two_reports) -> None:
+    report = two_reports[0]
+    metrics = report["metrics"]
+    assert {m: metrics[m]["n"] for m in ("faithfulness", "mcq_accuracy", "unanswerable_refused")} == {
+        "faithfulness": 17, "mcq_accuracy": 4, "unanswerable_refused": 5}
+    assert metrics["faithfulness"]["abstained"] == 5  # the five refusals, counted
+    assert report["index"]["manifest"] and all(m["chunks"] > 0 for m in report["index"]["manifest"])
+    refused = {q["id"] for q in report["questions"] if q["refused"]}
+    assert refused == {q["id"] for q in report["questions"] if not q["answerable"]}
+
+
+def test_reports_are_written_and_compare_shows_no_change(two_reports, tmp_path: Path) -> None:
+    first = write_reports(two_reports[0], tmp_path / "a")
+    second = write_reports(two_reports[1], tmp_path / "b")
+    html = first["html"].read_text()
+    assert "<script" not in html and "<svg" in html and "seed-qa-1" in html
+    assert "| faithfulness |" in first["markdown"].read_text()
+    result = CliRunner().invoke(main, ["eval", "compare", str(first["json"]), str(tmp_path / "b")])
+    assert result.exit_code == 0, result.output
+    assert "Settings: identical." in result.output and "Questions: no per-question changes." in result.output
+    assert load_report(second["json"])["metrics"] == two_reports[0]["metrics"]
+
+
+def test_compare_shows_metric_deltas_and_question_changes(two_reports, tmp_path: Path) -> None:
+    changed = json.loads(json.dumps(two_reports[0]))
+    changed["questions"][0]["faithfulness"]["score"] = 0.5
+    changed["metrics"]["faithfulness"]["value"] = 0.9
+    changed["index"]["fingerprint"] = "another-index"
+    a, b = write_reports(two_reports[0], tmp_path / "a")["json"], write_reports(changed, tmp_path / "b")["json"]
+    result = CliRunner().invoke(main, ["eval", "compare", str(a), str(b)])
+    assert "index fingerprint:" in result.output and "another-index" in result.output
+    assert "seed-qa-1: faithfulness 1.000 -> 0.500" in result.output
+    delta = round(0.9 - two_reports[0]["metrics"]["faithfulness"]["value"], 3)
+    assert f"{delta:+.3f}" in result.output
+
+
+def test_the_ci_gate_passes_on_the_seed_gold_set(indexed_service, tmp_path: Path) -> None:
+    result = _cli(indexed_service, "--dataset", str(SEED_GOLD), "--out", str(tmp_path),
+                  *[item for pair in CI_THRESHOLDS.items() for item in pair])
+    assert result.exit_code == 0, result.output
+    assert "| faithfulness |" in result.output
+    assert len(list(tmp_path.glob("eval-seed-gold-*.json"))) == 1
+
+
+def test_a_metric_below_its_threshold_exits_non_zero(indexed_service, tmp_path: Path) -> None:
+    result = _cli(indexed_service, "--dataset", str(SEED_GOLD), "--out", str(tmp_path), "--limit", "2",
+                  "--min-answer-f1", "0.99", "--min-mcq-accuracy", "0.5")
+    assert result.exit_code == 1
+    assert "BELOW THRESHOLD answer_f1" in result.output
+    assert "mcq_accuracy: nothing was scored" in result.output  # no multiple-choice item among the first two
+    report = json.loads(next(tmp_path.glob("*.json")).read_text())
+    assert len(report["threshold_failures"]) == 2
+
+
+def test_a_bad_dataset_is_a_one_line_error(indexed_service, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "x", "question": "Why?"}\n')
+    result = _cli(indexed_service, "--dataset", str(bad))
+    assert result.exit_code == 2
+    assert "bad.jsonl:1: field 'answerable' is missing" in result.output
