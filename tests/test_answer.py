@@ -144,6 +144,10 @@ def test_a_pronoun_follow_up_is_resolved_from_the_previous_question(indexed_serv
 def test_condensing_leaves_standalone_questions_alone():
     assert condense_offline(TYPES_OF_LEARNING, "What is the hippocampus for?") == "What is the hippocampus for?"
     assert condense_offline([], "why does it happen?") == "why does it happen?"
+    chained = [Turn("user", "What is spontaneous recovery?"), Turn("assistant", "... [1]"),
+               Turn("user", "why does it happen?"), Turn("assistant", "... [1]")]
+    assert condense_offline(chained, "and how does that relate to extinction?") == (
+        "How does spontaneous recovery relate to extinction?")
     own_antecedent = "What is the hippocampus and what does it do?"
     assert condense_offline(TYPES_OF_LEARNING, own_antecedent) == own_antecedent
     assert (condense_offline(TYPES_OF_LEARNING, "Can you explain how they differ?")

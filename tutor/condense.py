@@ -33,6 +33,7 @@ _QUESTION_FRAME = re.compile(
 _NUMBERED_LINE = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s+(.+)$", re.MULTILINE)
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
 _CITATION = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
+_CONTEXT_TURNS = 8  # how far back a chain of follow-ups is followed
 _SERIES = re.compile(r"([^,:;]+(?:,\s*[^,:;]+)+,?\s+(?:and|or)\s+[^,.;?]+)")
 
 
@@ -57,7 +58,10 @@ def condense_offline(history: Sequence[Turn], question: str) -> str:
     """A standalone version of `question`, given the conversation so far (oldest turn first)."""
     if not is_follow_up(question, history):
         return question.strip()
-    previous_question = next((t.content for t in reversed(history) if t.role == "user"), "")
+    last_user = max(i for i, turn in enumerate(history) if turn.role == "user")
+    # The previous question may itself have been a follow-up: its standalone form names the topic.
+    earlier = history[max(0, last_user - _CONTEXT_TURNS):last_user]
+    previous_question = condense_offline(earlier, history[last_user].content)
     previous_answer = next((t.content for t in reversed(history) if t.role == "assistant"), "")
     topic = question_topic(previous_question)
 
@@ -87,7 +91,8 @@ def question_topic(question: str) -> str:
     rest = text[match.end():] if match else text
     article = (match.group(6) or "") if match else ""
     # "what the serial position effect is" → drop the verb left dangling at the end.
-    rest = re.sub(r"\s+(is|are|was|were|means?|works?|do|does)$", "", rest, flags=re.IGNORECASE)
+    rest = re.sub(r"\s+(is|are|was|were|means?|works?|do|does|happens?|occurs?|matters?)$", "", rest,
+                  flags=re.IGNORECASE)
     return f"{article}{rest}".strip()
 
 
