@@ -107,3 +107,15 @@ def test_a_bad_dataset_is_a_one_line_error(indexed_service, tmp_path: Path) -> N
     result = _cli(indexed_service, "--dataset", str(bad))
     assert result.exit_code == 2
     assert "bad.jsonl:1: field 'answerable' is missing" in result.output
+
+
+def test_the_html_report_escapes_what_documents_and_models_wrote(two_reports) -> None:
+    from evals.report.html import render_html
+
+    hostile = json.loads(json.dumps(two_reports[0]))
+    hostile["questions"][0]["answer"] = '<script>alert("x")</script>'
+    hostile["questions"][0]["citations"] = [{"n": 1, "source": "<img src=x onerror=alert(1)>", "section": "s",
+                                             "quote": "<b>q</b>"}]
+    page = render_html(hostile)
+    assert "<script>" not in page and "<img" not in page and "<b>q" not in page
+    assert "&lt;script&gt;" in page and "&lt;img src=x" in page
