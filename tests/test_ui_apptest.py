@@ -76,7 +76,7 @@ def test_chat_answers_with_numbered_citations_that_open_the_passage(course: Path
 
 def test_follow_up_uses_the_history_and_new_chat_clears_it(course: Path) -> None:
     at = _ask(_app(), "What is classical conditioning?")
-    _ask(at, "Who discovered it?")
+    _ask(at, "Can you give an example of it?")
     messages = at.session_state["messages"]
     assert len(messages) == 4
     assert messages[-1].answer.standalone_question  # the follow-up was rewritten with the history
