@@ -117,7 +117,7 @@ def run_command(ctx: click.Context, dataset_path: Path, corpus: Path | None, out
     faithfulness_scorer = build_scorer(scorer, service_settings, service.embedder)
     thresholds = {metric: value for metric, value in minimums.items() if value is not None}
     result = run(service, faithfulness_scorer,
-                 RunOptions(dataset=dataset, scorer_kind=scorer, corpus=corpus, limit=limit,
+                 RunOptions(dataset=dataset, corpus=corpus, limit=limit,
                             on_progress=None if quiet else _progress("questions")))
     failures = check_thresholds(result["metrics"], thresholds)
     result["thresholds"] = thresholds

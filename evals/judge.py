@@ -52,10 +52,14 @@ def judge_all(judgements: Sequence[Judgement], scorer: FaithfulnessScorer,
               on_progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Scores every pair with the scorer (the response judged as one unit) and the baseline."""
     rows = []
+    judge_unit = getattr(scorer, "judge_unit", None)  # the offline scorer skips evidence location here
     for done, item in enumerate(judgements, start=1):
-        judge_unit = getattr(scorer, "judge_unit", None)  # the offline scorer skips evidence location here
-        verdict = judge_unit(item.response, [item.context]) if judge_unit else scorer.judge([item.response], [item.context])[0]
-        rows.append((item.dataset, item.label, verdict.score, verdict.supported, word_overlap(item.response, item.context)))
+        if judge_unit:
+            verdict = judge_unit(item.response, [item.context])
+        else:
+            verdict = scorer.judge([item.response], [item.context])[0]
+        overlap = word_overlap(item.response, item.context)
+        rows.append((item.dataset, item.label, verdict.score, verdict.supported, overlap))
         if on_progress:
             on_progress(done, len(judgements))
     cut = baseline_threshold()
@@ -67,7 +71,8 @@ def judge_all(judgements: Sequence[Judgement], scorer: FaithfulnessScorer,
             "scorer": asdict(figures(labels, [r[2] for r in subset], [r[3] for r in subset], scorer.threshold)),
             "baseline": asdict(figures(labels, [r[4] for r in subset], [r[4] >= cut for r in subset], cut)),
         }
-    return {"scorer": scorer.describe(), "baseline": f"word overlap (share of response words in the context), cut {cut}",
+    return {"scorer": scorer.describe(),
+            "baseline": f"word overlap (share of response words in the context), cut {cut}",
             "datasets": by_dataset}
 
 

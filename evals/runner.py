@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
@@ -124,11 +124,9 @@ def score_answer(question: Question, answer: Answer, scorer: FaithfulnessScorer,
 @dataclass
 class RunOptions:
     dataset: QuestionSet
-    scorer_kind: str = "offline"
-    corpus: Path | None = None
+    corpus: Path | None = None  # recorded in the report when the run indexed its own corpus
     limit: int | None = None
     on_progress: Callable[[int, int], None] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _file_sha256(path: Path) -> str:
@@ -162,7 +160,8 @@ def run(service: Answerer, scorer: FaithfulnessScorer, options: RunOptions) -> d
     results = []
     for done, question in enumerate(questions, start=1):
         answer = service.ask(question.prompt)
-        results.append(score_answer(question, answer, scorer, choice_scorer, choice_scorer.cache.embedder.embed_documents))
+        results.append(score_answer(question, answer, scorer, choice_scorer,
+                                    choice_scorer.cache.embedder.embed_documents))
         if options.on_progress:
             options.on_progress(done, len(questions))
     settings = service.settings
@@ -174,12 +173,11 @@ def run(service: Answerer, scorer: FaithfulnessScorer, options: RunOptions) -> d
         "seconds": round(time.monotonic() - started, 1),
         "dataset": {"path": str(options.dataset.path), "sha256": _file_sha256(options.dataset.path),
                     "items": len(questions)},
-        "index": index_header(service),
+        "index": {**index_header(service), "eval_corpus": str(options.corpus) if options.corpus else None},
         "answerer": {"mode": results[0]["mode"] if results else None, "llm_model": settings.llm_model
                      if settings.llm_enabled else None, "top_k": settings.top_k, "chunk_size": settings.chunk_size,
                      "chunk_overlap": settings.chunk_overlap},
         "scorer": scorer.describe(),
         "metrics": summarise(results),
         "questions": results,
-        **options.extra,
     }

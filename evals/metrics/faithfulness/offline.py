@@ -24,7 +24,8 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from evals.metrics.faithfulness.base import SentenceVerdict
-from evals.text import FIRST_PERSON, content_stems, months, names, numbers, split_sentences, stems, strip_citations, words
+from evals.text import (FIRST_PERSON, content_stems, months, names, numbers, split_sentences, stems,
+                        strip_citations, words)
 
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
 # MiniLM similarity was a candidate feature too: leave-one-dataset-out, it lowered AUROC on BEGIN-WoW
@@ -117,7 +118,8 @@ class OfflineScorer:
     name = "offline"
 
     def __init__(self, embedder: Embeddings, calibration: Calibration | None = None) -> None:
-        self.calibration = calibration or Calibration.load()  # the fitted one, unless a test or calibrate.py passes its own
+        # The fitted calibration, unless calibrate.py (or a test) passes its own.
+        self.calibration = calibration or Calibration.load()
         self.threshold = self.calibration.threshold
         self.cache = EmbeddingCache(embedder)
         self.embedding_model = getattr(embedder, "name", type(embedder).__name__)
