@@ -112,3 +112,26 @@ def test_the_llm_scorer_needs_an_endpoint(tmp_path: Path) -> None:
     rows = [{"id": "1", "dataset": "toy", "context": PASSAGE, "response": "Ebbinghaus.", "label": 1}]
     result = CliRunner().invoke(main, ["eval", "judge", "--scorer", "llm", str(_write(tmp_path / "t.jsonl", rows))])
     assert result.exit_code == 2 and "set OPENAI_API_KEY" in result.output
+
+
+def test_eval_run_with_the_llm_answerer_and_judge(indexed_service, fake_llm: FakeLLMServer,  # noqa: F811
+                                                  tmp_path: Path) -> None:
+    dataset = _write(tmp_path / "one.jsonl", [{"id": "enc", "question": "What is encoding?", "answerable": True,
+                                               "gold_sources": ["08-1-how-memory-functions.md"]}])
+    fake_llm.enqueue("Encoding is the input of information into the memory system [1].",
+                     _claims(["Encoding is the input of information into the memory system."]),
+                     json.dumps({"verdicts": [{"claim": 1, "verdict": "unsupported", "passage": None, "quote": None,
+                                               "reason": "not stated"}]}))
+    settings = indexed_service.settings
+    result = CliRunner(env={"OPENAI_API_KEY": "test", "OPENAI_BASE_URL": fake_llm.url, "TUTOR_LLM_MODEL": "fake-model"}
+                       ).invoke(main, ["--data-dir", str(settings.data_dir), "--corpus-dir", str(settings.corpus_dir),
+                                       "eval", "run", "--quiet", "--scorer", "llm", "--dataset", str(dataset),
+                                       "--out", str(tmp_path / "reports")], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    report = json.loads(next((tmp_path / "reports").glob("*.json")).read_text())
+    assert report["scorer"]["scorer"] == "llm" and report["answerer"]["mode"] == "fake-model"
+    question = report["questions"][0]
+    assert question["faithfulness"]["score"] == 0.0
+    assert question["faithfulness"]["verdicts"][0]["claims"][0]["reason"] == "not stated"
+    assert question["citation_quality"]["recall"] == 0.0
+    assert len(fake_llm.chat_requests) == 3  # answer, claims, verdicts: the citation check reused the verdict
