@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from tutor.errors import DocumentError, UnsupportedDocument
-from tutor.library import (InstructorSession, LibraryLocked, NotAuthorized, delete_documents, instructor_login,
-                           library_documents, reindex_library, require_instructor)
+from tutor.library import (InstructorSession, LibraryLocked, LoginThrottle, NotAuthorized, TooManyAttempts,
+                           delete_documents, instructor_login, library_documents, reindex_library,
+                           require_instructor)
 from tutor.service import TutorService
 from tutor.settings import Settings
 from tutor.uploads import Upload, add_uploads, replace_document, safe_upload_name
@@ -185,3 +186,15 @@ def test_document_error_names_the_upload_not_the_temporary_file(library: TutorSe
     [outcome] = add_uploads(library, session, [Upload("week1.docx", b"not a zip")])
     assert outcome.name == "week1.docx" and "DOCX" in outcome.error and ".upload-" not in outcome.error
     assert issubclass(UnsupportedDocument, DocumentError)
+
+
+def test_password_guessing_is_throttled(library: TutorService) -> None:
+    now = [1000.0]
+    throttle = LoginThrottle(max_failures=3, window=60.0, clock=lambda: now[0])
+    for _ in range(3):
+        with pytest.raises(NotAuthorized, match="Wrong"):
+            instructor_login(library.settings, "guess", throttle)
+    with pytest.raises(TooManyAttempts, match="try again in 60 s"):
+        instructor_login(library.settings, PASSWORD, throttle)  # even the right password waits
+    now[0] += 61
+    assert instructor_login(library.settings, PASSWORD, throttle)

@@ -11,7 +11,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Sequence
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -41,6 +44,43 @@ class LibraryLocked(NotAuthorized):
     """No instructor password is configured, so nobody may change the library."""
 
 
+class TooManyAttempts(NotAuthorized):
+    """Too many wrong passwords in a short time: guessing is slowed to a crawl."""
+
+
+class LoginThrottle:
+    """At most `max_failures` wrong passwords per `window` seconds, across all sessions of the process
+    (a browser session is cheap to open, so per-session counting would not slow a guesser down)."""
+
+    def __init__(self, max_failures: int = 10, window: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.max_failures = max_failures
+        self.window = window
+        self._clock = clock
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def check(self, key: str) -> None:
+        with self._lock:
+            recent = self._recent(key)
+            if len(recent) >= self.max_failures:
+                wait = self.window - (self._clock() - recent[0])
+                raise TooManyAttempts(f"Too many wrong passwords; try again in {max(wait, 1):.0f} s.")
+
+    def failed(self, key: str) -> None:
+        with self._lock:
+            self._recent(key).append(self._clock())
+
+    def _recent(self, key: str) -> deque[float]:
+        recent = self._failures.setdefault(key, deque())
+        while recent and self._clock() - recent[0] >= self.window:
+            recent.popleft()
+        return recent
+
+
+_THROTTLE = LoginThrottle()
+
+
 @dataclass(frozen=True)
 class InstructorSession:
     """Proof that the instructor password was given. Obtain one only from `instructor_login`."""
@@ -52,14 +92,19 @@ def library_enabled(settings: Settings) -> bool:
     return bool(settings.instructor_password)
 
 
-def instructor_login(settings: Settings, password: str) -> InstructorSession:
-    """Exchange the instructor password for a session; raises NotAuthorized if it is wrong."""
+def instructor_login(settings: Settings, password: str, throttle: LoginThrottle | None = None) -> InstructorSession:
+    """Exchange the instructor password for a session; raises NotAuthorized if it is wrong (and
+    TooManyAttempts, without looking at the password, after too many recent wrong ones)."""
     if not settings.instructor_password:
         raise LibraryLocked(f"The library is locked: no instructor password is set. {HOW_TO_ENABLE}")
+    throttle = throttle or _THROTTLE
+    key = _token_for(settings.instructor_password)  # counts per configured password, never stores it
+    throttle.check(key)
     # Constant-time comparison: response time must not reveal how much of a guess was right.
     if not hmac.compare_digest(password.encode(), settings.instructor_password.encode()):
+        throttle.failed(key)
         raise NotAuthorized("Wrong instructor password.")
-    return InstructorSession(_token_for(settings.instructor_password))
+    return InstructorSession(key)
 
 
 def require_instructor(settings: Settings, session: InstructorSession | None) -> None:
