@@ -149,6 +149,28 @@ def index_header(service: Any) -> dict[str, Any]:
     }
 
 
+def retrieval_by_mode(service: Any, questions: list[Question], k: int) -> dict[str, dict[str, Any]]:
+    """Recall@k and MRR of each retrieval mode alone (no relevance threshold), on the same questions:
+    tells whether a change helped dense, lexical or only the fusion."""
+    retriever = getattr(service, "retriever", None)
+    if retriever is None:
+        return {}
+    from tutor.retrieve import MODES
+
+    scored = [q for q in questions if q.answerable and q.gold_sources]
+    by_mode: dict[str, dict[str, Any]] = {}
+    for mode in MODES:
+        scores = [score_retrieval([p.chunk.source for p in retriever.search(q.prompt, k=k, mode=mode,
+                                                                            apply_threshold=False)],
+                                  [], q.gold_sources) for q in scored]
+        by_mode[mode] = {
+            "recall_at_k": round(sum(s.recall_at_k for s in scores) / len(scores), 4) if scores else 0.0,
+            "mrr": round(sum(s.reciprocal_rank for s in scores) / len(scores), 4) if scores else 0.0,
+            "n": len(scores), "k": k,
+        }
+    return by_mode
+
+
 def run(service: Answerer, scorer: FaithfulnessScorer, options: RunOptions) -> dict[str, Any]:
     """Ask, score and summarise; returns the report as plain data (see report/)."""
     questions = options.dataset.questions[:options.limit] if options.limit else options.dataset.questions
@@ -179,5 +201,6 @@ def run(service: Answerer, scorer: FaithfulnessScorer, options: RunOptions) -> d
                      "chunk_overlap": settings.chunk_overlap},
         "scorer": scorer.describe(),
         "metrics": summarise(results),
+        "retrieval_modes": retrieval_by_mode(service, questions, settings.top_k),
         "questions": results,
     }

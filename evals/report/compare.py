@@ -37,8 +37,14 @@ def _get(data: Any, path: tuple[str, ...]) -> Any:
 
 
 def compare_reports(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
-    settings = [{"setting": label, "a": _get(a, path), "b": _get(b, path)}
-                for label, path in _SETTINGS if _get(a, path) != _get(b, path)]
+    settings = []
+    for label, path in _SETTINGS:
+        va, vb = _get(a, path), _get(b, path)
+        if isinstance(va, dict) and isinstance(vb, dict):  # name the keys that differ, not the whole block
+            settings += [{"setting": f"{label}.{key}", "a": va.get(key), "b": vb.get(key)}
+                         for key in dict.fromkeys([*va, *vb]) if va.get(key) != vb.get(key)]
+        elif va != vb:
+            settings.append({"setting": label, "a": va, "b": vb})
     metrics = []
     for name in dict.fromkeys([*a["metrics"], *b["metrics"]]):
         ma, mb = a["metrics"].get(name), b["metrics"].get(name)
@@ -46,6 +52,12 @@ def compare_reports(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
         delta = round(vb - va, 4) if va is not None and vb is not None else None
         metrics.append({"metric": name, "a": va, "b": vb, "delta": delta,
                         "n_a": (ma or {}).get("n"), "n_b": (mb or {}).get("n")})
+    for mode in dict.fromkeys([*a.get("retrieval_modes", {}), *b.get("retrieval_modes", {})]):
+        for key in ("recall_at_k", "mrr"):
+            va = _get(a, ("retrieval_modes", mode, key))
+            vb = _get(b, ("retrieval_modes", mode, key))
+            metrics.append({"metric": f"{mode} {key}", "a": va, "b": vb, "n_a": None, "n_b": None,
+                            "delta": round(vb - va, 4) if va is not None and vb is not None else None})
     questions_a = {q["id"]: q for q in a["questions"]}
     questions_b = {q["id"]: q for q in b["questions"]}
     changes = []

@@ -104,6 +104,9 @@ def render_html(report: dict[str, Any]) -> str:
         for name, m in report["metrics"].items())
     charts = "".join(f'<div class=chart>{histogram_svg(name, values)}</div>'
                      for name, values in _distributions(report["questions"]).items())
+    modes = "".join(f"<tr><td>{escape(mode)}</td><td class=num>{m['recall_at_k']:.3f}</td>"
+                    f"<td class=num>{m['mrr']:.3f}</td><td class=num>{m['n']}</td></tr>"
+                    for mode, m in report.get("retrieval_modes", {}).items())
     failures = "".join(f"<li>{escape(f)}</li>" for f in report.get("threshold_failures", []))
     manifest = "".join(f"<li>{escape(d['source'])} ({d['chunks']} chunks)</li>" for d in index["manifest"])
     return f"""<!doctype html>
@@ -119,6 +122,8 @@ evals {escape(report['evals_version'])}.</p>
 {f'<h2 class=bad>Below threshold</h2><ul>{failures}</ul>' if failures else ''}
 <h2>Metrics</h2>
 <table><tr><th>metric</th><th>value</th><th>n</th><th>abstained</th><th>meaning</th></tr>{metric_rows}</table>
+{f'<h2>Retrieval by mode</h2><table><tr><th>mode</th><th>Recall@k</th><th>MRR</th><th>n</th></tr>{modes}</table>'
+   if modes else ''}
 <h2>Score distributions</h2><div class=charts>{charts}</div>
 <h2>Questions</h2>
 <table><tr><th>id</th><th>question</th><th>answer and citations</th><th>faithful</th><th>unsupported sentences</th>

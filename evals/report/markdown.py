@@ -38,6 +38,11 @@ def render_markdown(report: dict[str, Any]) -> str:
         "",
         *metric_rows(report["metrics"]),
     ]
+    if report.get("retrieval_modes"):
+        lines += ["", "## Retrieval by mode (no relevance threshold)", "", "| mode | Recall@k | MRR | n |",
+                  "|---|---:|---:|---:|"]
+        lines += [f"| {mode} | {m['recall_at_k']:.3f} | {m['mrr']:.3f} | {m['n']} |"
+                  for mode, m in report["retrieval_modes"].items()]
     if report.get("threshold_failures"):
         lines += ["", "## Below threshold", "", *[f"- {failure}" for failure in report["threshold_failures"]]]
     lines += ["", "## Questions", "",
