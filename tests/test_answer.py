@@ -80,6 +80,14 @@ def test_offline_answer_is_passage_text_with_citations(indexed_service):
     assert indexed_service.ask("What is spontaneous recovery?").text == answer.text  # deterministic
 
 
+def test_a_pasted_multiple_choice_item_is_answered_from_the_right_section(indexed_service):
+    answer = indexed_service.ask("Who proposed observational learning?\nA. Ivan Pavlov\nB. John Watson\n"
+                                 "C. Albert Bandura\nD. B. F. Skinner")
+    assert answer.citations[0].source == "psychology-2e/06-4-observational-learning-modeling.md"
+    assert "Bandura" in answer.text.split("\n\n")[1]  # the first paragraph names the answer
+    assert_citations_valid(answer)
+
+
 def test_streamed_text_is_the_answer_text(indexed_service):
     stream = indexed_service.ask_stream("How does sleep affect learning and memory?")
     assert stream.answer is None
