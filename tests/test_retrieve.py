@@ -19,7 +19,16 @@ def test_pasted_multiple_choice_is_split_into_stem_and_choices():
                         "C. Albert Bandura\nD. B. F. Skinner")
     assert query.stem == "Who proposed observational learning?"
     assert query.choices == ("Ivan Pavlov", "John Watson", "Albert Bandura", "B. F. Skinner")
-    assert "Albert Bandura" in query.lexical_text and "Albert Bandura" in query.dense_text
+    assert "Albert Bandura" in query.lexical_text
+    assert query.dense_text == ("Who proposed observational learning? Ivan Pavlov, John Watson, Albert Bandura "
+                                "or B. F. Skinner")
+
+
+def test_a_blank_is_filled_with_the_options_for_dense_search():
+    query = Query.parse("The body’s biological clock is located in the ________.\nA. hippocampus\nB. thalamus\n"
+                        "C. hypothalamus\nD. pituitary gland")
+    assert query.dense_text == ("The body’s biological clock is located in the hippocampus, thalamus, hypothalamus "
+                                "or pituitary gland.")
 
 
 def test_an_ordinary_question_is_left_alone():

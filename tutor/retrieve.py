@@ -86,8 +86,14 @@ class Query:
 
     @property
     def dense_text(self) -> str:
-        stem = _BLANK.sub("…", self.stem)
-        return f"{stem} {'; '.join(self.choices)}".strip() if self.choices else stem
+        """What MiniLM encodes: the stem with its blank filled by the options ("located in the
+        hippocampus, thalamus or hypothalamus"), which reads like the book's own sentence."""
+        if not self.choices:
+            return self.stem
+        options = ", ".join(self.choices[:-1]) + f" or {self.choices[-1]}"
+        if _BLANK.search(self.stem):
+            return _BLANK.sub(options, self.stem, count=1)
+        return f"{self.stem} {options}"
 
     @property
     def lexical_text(self) -> str:
