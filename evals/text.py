@@ -22,6 +22,7 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])((?:[\"'”’)\]]*(?:\s*\[\d+(?:\s*[,;]\
 _ABBREVIATION = re.compile(r"\b(?:e\.g|i\.e|etc|vs|dr|mr|mrs|ms|prof|st|cf|al|approx|fig|no|jr|sr)\.", re.IGNORECASE)
 # Initials ("H. M.", "B. F. Skinner", "John B. Watson"): a lone capital and a period end no sentence.
 _INITIALS = re.compile(r"(?<![\w.])[A-Z]\.(?=\s*[A-Z])")
+_AFTER_CITED_END = re.compile(r"(?<=\]\.)\s+")
 _LIST_MARKER = re.compile(r"^\s*(?:[-*•+]|\d+[.)]|#+)\s+")
 _NUMBER = re.compile(r"(?<![A-Za-z])\d+(?:[.,]\d+)*(?:%|st|nd|rd|th)?")
 _NUMBER_WORDS = {
@@ -79,9 +80,12 @@ def split_sentences(text: str) -> list[str]:
         pieces = _SENTENCE_END.split(protected)
         # split() interleaves the captured trailing markers: glue each back onto its sentence.
         for body, tail in zip(pieces[0::2], [*pieces[1::2], ""]):
-            restored = f"{body}{tail or ''}".replace("\x00", ".").strip()
-            if re.search(r"[A-Za-z0-9]", strip_citations(restored)):
-                sentences.append(restored)
+            # "...a behavior [1]. negative punishment: ..." (glossary entries start in lower case): a
+            # cited sentence end is an end whatever follows.
+            for part in _AFTER_CITED_END.split(f"{body}{tail or ''}"):
+                restored = part.replace("\x00", ".").strip()
+                if re.search(r"[^\W_]", strip_citations(restored)):
+                    sentences.append(restored)
     return sentences
 
 

@@ -153,8 +153,14 @@ def test_choice_detection_reads_a_stated_letter_then_option_text_then_support(sc
     assert (picked.letter, picked.method) == ("B", "text")
     both = "The hippocampus stores memories; the biological clock is located in the hypothalamus [1]."
     assert detect_choice(both, stem, choices, scorer.support).letter == "B"
-    unrelated = detect_choice("Sleep is regulated by many things [1].", stem, choices, scorer.support)
-    assert (unrelated.letter, unrelated.method) == (None, "tie")
+    definitions = ("negative reinforcement: taking away an undesirable stimulus to increase a behavior [1]. "
+                   "negative punishment: taking away a pleasant stimulus to decrease or stop a behavior [1].")
+    picked = detect_choice(definitions, "________ is when you take away a pleasant stimulus to stop a behavior.",
+                           ["negative reinforcement", "negative punishment"], scorer.support)
+    assert (picked.letter, picked.method) == ("B", "support")  # both named: the sentence that fits decides
+    undecided = detect_choice("Sleep is regulated by many things [1].", stem, choices,
+                              lambda statements, text: [0.5 for _ in statements])
+    assert (undecided.letter, undecided.method) == (None, "tie")
 
 
 def test_metrics_are_never_nan_and_empty_metrics_fail_thresholds() -> None:
