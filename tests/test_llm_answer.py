@@ -115,3 +115,25 @@ def test_a_follow_up_is_condensed_by_the_model(llm_service, fake_llm: FakeLLMSer
     assert "Student's question: What is storage, the second stage of memory?" in generate.body["messages"][-1]["content"]
     assert [m["role"] for m in generate.body["messages"]] == ["system", "user", "assistant", "user"]
     assert_citations_are_retrieved(answer)
+
+
+def test_a_failed_condense_falls_back_to_the_offline_rewrite(llm_service, fake_llm: FakeLLMServer) -> None:
+    fake_llm.enqueue(Reply("", status=500),
+                     Reply("Storage is the retention of encoded information over time [1]."))
+    history = [Turn("user", "What are the three stages of memory?"),
+               Turn("assistant", "The three stages are:\n1. encoding [1]\n2. storage [1]\n3. retrieval [1]")]
+    answer = llm_service.ask("and what about the second one?", history)
+
+    assert answer.standalone_question is not None and "storage" in answer.standalone_question.lower()
+    assert_citations_are_retrieved(answer)
+
+
+def test_the_models_not_in_materials_reply_is_a_refusal(llm_service, fake_llm: FakeLLMServer) -> None:
+    from tutor.prompts import NOT_IN_MATERIALS
+
+    fake_llm.enqueue(Reply(NOT_IN_MATERIALS))
+    answer = llm_service.ask("What does the course say about encoding and the weather?")
+
+    assert answer.refused and answer.refusal_reason == "not_in_course"
+    assert answer.citations == [] and answer.uncited_sentences == []
+    assert "not in the course materials" in answer.text and "nearest sections" in answer.text

@@ -23,8 +23,9 @@ from langchain_core.runnables import Runnable, RunnableGenerator, RunnableLambda
 from tutor.compose import LEAD_IN, content_stems, split_sentences
 from tutor.errors import GenerationError
 from tutor.generate import GenerationInterrupted, Generator
-from tutor.guard import GuardConfig, GuardDecision, check
+from tutor.guard import GuardConfig, GuardDecision, check, refusal_message
 from tutor.models import Answer, Citation, Passage, Turn
+from tutor.prompts import NOT_IN_MATERIALS
 from tutor.retrieve import Retriever
 
 CITATION = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
@@ -188,6 +189,12 @@ class AnswerChain:
                           mode=self.generator.name)
         passages = retrieved.passages
         text = _tidy(text)
+        if not compact and declined(text):
+            # The model found the passages do not answer: that is a refusal, shown as one.
+            message = refusal_message("not_in_course", retrieved.nearest, self.guard.nearest_sections)
+            return Answer(question=state["question"], text=message, citations=[], passages=retrieved.nearest,
+                          refused=True, refusal_reason="not_in_course", standalone_question=standalone,
+                          mode=self.generator.name)
         return Answer(question=state["question"], text=text, citations=citations_for(text, passages, compact),
                       passages=passages, incomplete=draft.incomplete, error=draft.error,
                       uncited_sentences=uncited_sentences(text), standalone_question=standalone,
@@ -238,6 +245,12 @@ def quote_for(citing_sentences: Sequence[str], passage_text: str) -> str:
         best = max(range(len(sentences)), key=lambda i: (len(stems[i] & claim_stems) / (len(claim_stems) or 1), -i))
         chosen.add(best)
     return " ".join(sentences[i] for i in sorted(chosen))
+
+
+def declined(text: str) -> bool:
+    """True when the text is the reply the LLM is told to give when the passages do not answer."""
+    core = NOT_IN_MATERIALS.rstrip(".").lower()
+    return core in text.lower() and len(split_sentences(text)) <= 2
 
 
 def uncited_sentences(text: str) -> list[str]:

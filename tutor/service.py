@@ -15,7 +15,6 @@ from tutor.answer import AnswerChain, AnswerStream
 from tutor.compose import OfflineComposer
 from tutor.condense import condense_offline
 from tutor.embeddings import build_embedder, embedder_name
-from tutor.errors import GenerationError
 from tutor.generate import Generator
 from tutor.ingest import FileOutcome, IngestReport, ingest, remove_documents
 from tutor.models import Answer, Turn
@@ -114,10 +113,8 @@ class TutorService:
         if self.settings.llm_enabled:
             from tutor.llm import condense_with_llm
 
-            try:
-                return condense_with_llm(self.settings, history, question)
-            except GenerationError:
-                pass  # the deterministic rewrite is a fine fallback when the model is unreachable
+            # The deterministic rewrite is the fallback when the model is unreachable or confused.
+            return condense_with_llm(self.settings, history, question, fallback=condense_offline)
         return condense_offline(history, question)
 
     def _index_changed(self) -> None:
