@@ -4,15 +4,15 @@ document stays text. Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
+import os
 import shutil
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support.processes import REPO, ServerProcess, free_port, guarded_env
-from tests.support.ui import APP, copy_index
+from tests.support.processes import REPO, ServerProcess, free_port, guarded_env, venv_bin
+from tests.support.ui import copy_index
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -54,8 +54,8 @@ def app_url(indexed_service, embedder, tmp_path_factory: pytest.TempPathFactory)
     port = free_port()
     env = guarded_env(TUTOR_DATA_DIR=str(data_dir), TUTOR_CORPUS_DIR=str(corpus_dir),
                       TUTOR_INSTRUCTOR_PASSWORD=PASSWORD)
-    command = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.address", "127.0.0.1",
-               "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    # The README's run command serves through `tutor serve`: test that path, not a bare streamlit.
+    command = [venv_bin("tutor"), "serve", "--host", "127.0.0.1", "--port", str(port)]
     server = ServerProcess(command, f"http://127.0.0.1:{port}/_stcore/health", env=env,
                            log_path=root / "streamlit.log", timeout=90)
     try:
@@ -68,6 +68,8 @@ def app_url(indexed_service, embedder, tmp_path_factory: pytest.TempPathFactory)
 def browser():
     chromium = shutil.which("chromium")
     if chromium is None:
+        if os.environ.get("CI"):
+            pytest.fail("Debian chromium is missing in CI: `make test` should have installed it (`make browser`)")
         pytest.skip("Debian chromium is not installed (`make browser` installs it)")
     from playwright.sync_api import sync_playwright
 

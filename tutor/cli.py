@@ -127,7 +127,6 @@ def status_command(ctx: click.Context, documents: bool, as_json: bool) -> None:
 def serve_command(ctx: click.Context, host: str, port: int) -> None:
     """Serve the chat (Streamlit) on HOST:PORT."""
     import os
-    import subprocess
 
     app = Path(__file__).resolve().parent.parent / "ui" / "app.py"
     if not app.exists():
@@ -139,8 +138,11 @@ def serve_command(ctx: click.Context, host: str, port: int) -> None:
         env["TUTOR_CHROMA_URL"] = settings.chroma_url
     click.echo(f"Serving the tutor at http://{host}:{port}", err=True)
     command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", host,
-               "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"]
-    sys.exit(subprocess.call(command, env=env))
+               "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
+               "--client.toolbarMode", "viewer"]
+    # Replace this process with Streamlit: stopping `tutor serve` (Ctrl-C, SIGTERM) stops the server,
+    # with no orphaned child left listening on the port.
+    os.execve(sys.executable, command, env)
 
 
 def _render_answer(answer, *, show_sources: bool = True) -> None:

@@ -45,3 +45,15 @@ class StoreUnavailable(TutorError):
 
 class GenerationError(TutorError):
     """The language model endpoint failed in a way retries did not cure."""
+
+
+class NotAuthorized(TutorError):
+    """A library action was attempted without a valid instructor session."""
+
+
+class LibraryLocked(NotAuthorized):
+    """No instructor password is configured, so nobody may change the library."""
+
+
+class TooManyAttempts(NotAuthorized):
+    """Too many wrong passwords in a short time: guessing is slowed to a crawl."""

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tutor.errors import TutorError
+from tutor.errors import LibraryLocked, NotAuthorized, TooManyAttempts
 from tutor.ingest import FileOutcome, IngestReport
 from tutor.models import Chunk
 from tutor.settings import Settings
@@ -34,18 +34,6 @@ HOW_TO_ENABLE = (
     "Set the environment variable TUTOR_INSTRUCTOR_PASSWORD to a password of your choice and restart "
     "the tutor (e.g. `TUTOR_INSTRUCTOR_PASSWORD=... tutor serve`)."
 )
-
-
-class NotAuthorized(TutorError):
-    """A library action was attempted without a valid instructor session."""
-
-
-class LibraryLocked(NotAuthorized):
-    """No instructor password is configured, so nobody may change the library."""
-
-
-class TooManyAttempts(NotAuthorized):
-    """Too many wrong passwords in a short time: guessing is slowed to a crawl."""
 
 
 class LoginThrottle:
