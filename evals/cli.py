@@ -112,8 +112,8 @@ def run_command(ctx: click.Context, dataset_path: Path, corpus: Path | None, out
     service = TutorService(service_settings)
     if corpus:
         report = service.ingest([corpus], prune=True, quiet=quiet)
-        if report.failed:
-            click.echo(f"warning: {len(report.failed)} file(s) of {corpus} could not be indexed", err=True)
+        for outcome in report.failed:
+            click.echo(f"warning: not indexed: {outcome.source} ({outcome.error})", err=True)
     faithfulness_scorer = build_scorer(scorer, service_settings, service.embedder)
     thresholds = {metric: value for metric, value in minimums.items() if value is not None}
     result = run(service, faithfulness_scorer,

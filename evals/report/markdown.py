@@ -16,9 +16,8 @@ def _cell(text: Any) -> str:
 def metric_rows(metrics: dict[str, dict[str, Any]]) -> list[str]:
     rows = ["| metric | value | n | abstained | meaning |", "|---|---:|---:|---:|---|"]
     for name, metric in metrics.items():
-        note = f" ({metric['note']})" if metric.get("note") else ""
-        rows.append(f"| {name} | {metric['value']:.3f} | {metric['n']} | {metric['abstained']} | "
-                    f"{_cell(METRICS.get(name, ''))}{_cell(note)} |")
+        meaning = METRICS.get(name, "") + (f" ({metric['note']})" if metric.get("note") else "")
+        rows.append(f"| {name} | {metric['value']:.3f} | {metric['n']} | {metric['abstained']} | {_cell(meaning)} |")
     return rows
 
 

@@ -23,9 +23,10 @@ __all__ = ["ClaimVerdict", "FaithfulnessScore", "FaithfulnessScorer", "SentenceV
 
 
 def is_claim(sentence: str) -> bool:
-    """Lead-ins ("Here is what the course materials say:") and fragments state nothing to check."""
+    """Lead-ins ("Here is what the course materials say:"), questions (the book's rhetorical ones,
+    quoted) and fragments state nothing to check."""
     text = strip_citations(sentence).strip()
-    return not text.endswith(":") and len(words(text)) >= 3
+    return not text.endswith((":", "?")) and len(words(text)) >= 3
 
 
 @dataclass(frozen=True)
