@@ -18,8 +18,9 @@ _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")  # letters of any script: "Bäu
 # before something that starts a sentence; or at a line break (lists, headings).
 # A sentence ends at . ! ? (optionally followed by closing quotes/brackets and citation markers) and
 # whitespace before something that can start a sentence.
-_SENTENCE_END = re.compile(r"(?<=[.!?])((?:[\"'”’)\]]*(?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])*))\s+(?=[\"'“‘(\[]?[A-Z0-9])")
-_ABBREVIATION = re.compile(r"\b(?:e\.g|i\.e|etc|vs|dr|mr|mrs|ms|prof|st|cf|al|approx|fig|no|jr|sr)\.", re.IGNORECASE)
+_SENTENCE_END = re.compile(r"(?<=[.!?])((?:[\"'”’)\]]*(?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])*))\s+(?=[\"'“‘(]?[A-Z0-9])")
+_ABBREVIATION = re.compile(r"\b(?:e\.g|i\.e|etc|vs|dr|mr|mrs|ms|prof|st|cf|al|approx|fig|no|jr|sr|pp?|n\.d)\.",
+                           re.IGNORECASE)
 # Initials ("H. M.", "B. F. Skinner", "John B. Watson"): a lone capital and a period end no sentence.
 _INITIALS = re.compile(r"(?<![\w.])[A-Z]\.(?=\s*[A-Z])")
 _AFTER_CITED_END = re.compile(r"(?<=\]\.)\s+")
