@@ -119,3 +119,25 @@ def test_the_html_report_escapes_what_documents_and_models_wrote(two_reports) ->
     page = render_html(hostile)
     assert "<script>" not in page and "<img" not in page and "<b>q" not in page
     assert "&lt;script&gt;" in page and "&lt;img src=x" in page
+
+
+def test_a_corpus_given_to_eval_run_gets_its_own_incremental_index(tmp_path: Path) -> None:
+    corpus = tmp_path / "course"
+    corpus.mkdir()
+    (corpus / "memory.md").write_text("# Memory\n\nIn 1885, German psychologist Hermann Ebbinghaus analyzed the "
+                                      "process of memorization by learning lists of nonsense syllables.\n")
+    dataset = tmp_path / "one.jsonl"
+    dataset.write_text(json.dumps({"id": "e", "question": "Who analyzed the process of memorization in 1885?",
+                                   "answerable": True, "gold_sources": ["memory.md"],
+                                   "reference_answer": "Hermann Ebbinghaus"}) + "\n")
+    data_dir = tmp_path / "data"
+    args = ["--data-dir", str(data_dir), "eval", "run", "--quiet", "--dataset", str(dataset), "--corpus", str(corpus)]
+    for out in ("first", "second"):
+        result = CliRunner().invoke(main, [*args, "--out", str(tmp_path / out), "--min-recall", "1"])
+        assert result.exit_code == 0, result.output
+    first, second = (load_report(tmp_path / name) for name in ("first", "second"))
+    assert [p.name for p in (data_dir / "evals").iterdir()] == [Path(first["index"]["store"]).parent.name]
+    assert first["index"]["manifest"] == [{"source": "memory.md", "chunks": 1}]
+    assert first["index"]["fingerprint"] == second["index"]["fingerprint"]
+    assert first["metrics"] == second["metrics"] and first["metrics"]["faithfulness"]["value"] == 1.0
+    assert not (data_dir / "chroma").exists()  # the course index was never touched
