@@ -18,9 +18,9 @@ from tutor.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
 SEED_GOLD = REPO / "evals" / "datasets" / "seed-gold.jsonl"
-# The CI gate on the seed gold set, below the figures measured with the offline answerer
-# (faithfulness 0.97, citation recall/precision 0.97, Recall@k 0.94, MRR 0.88, context precision
-# 0.72, option accuracy 1.0, refusal accuracy 1.0, answer similarity 0.63).
+# The CI gate on the seed gold set, a margin below the figures measured with the offline answerer
+# (faithfulness 1.0, citation recall/precision 1.0, Recall@k 0.94, MRR 0.88, context precision
+# 0.74, option accuracy 1.0 on 4 items, refusal accuracy 1.0, answer similarity 0.64).
 CI_THRESHOLDS = {"--min-faithfulness": "0.85", "--min-citation-recall": "0.85", "--min-citation-precision": "0.85",
                  "--min-recall": "0.8", "--min-mrr": "0.7", "--min-context-precision": "0.55",
                  "--min-mcq-accuracy": "0.75", "--min-refusal-accuracy": "0.9", "--min-answer-similarity": "0.5"}
