@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8501
 HOST   ?= 127.0.0.1
 
-.PHONY: install run ingest serve test browser bench eval clean
+.PHONY: install run ingest test browser bench eval clean
 
 install: $(VENV)/.installed
 
@@ -32,6 +32,13 @@ browser:
 
 test: install browser
 	$(BIN)/python -m pytest
+
+# The quality gate on the seed gold set (also run by the tests, with the same thresholds).
+eval: install
+	$(BIN)/tutor eval run --dataset evals/datasets/seed-gold.jsonl --corpus corpus \
+	  --min-faithfulness 0.85 --min-citation-recall 0.85 --min-citation-precision 0.85 --min-recall 0.8 \
+	  --min-mrr 0.7 --min-context-precision 0.55 --min-mcq-accuracy 0.75 --min-refusal-accuracy 0.9 \
+	  --min-answer-similarity 0.5
 
 bench: install
 	$(BIN)/python -m benchmarks
