@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> None:
     from tutor.settings import Settings
 
     service = TutorService(Settings(data_dir=args.data_dir, corpus_dir=args.corpus_dir, openai_api_key=None))
-    report = service.ingest(quiet=True)
+    report = service.ingest(prune=True, quiet=True)  # the index mirrors the book
     print(f"index: {report.summary()}; {service.store.count()} chunks")
     questions = load_dev_questions(args.evalset)
 

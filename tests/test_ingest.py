@@ -27,8 +27,12 @@ def small_corpus(tmp_path: Path) -> Path:
         shutil.copy(REPO / "corpus" / seed, corpus / seed)
     (corpus / "book").mkdir()
     shutil.copy(REPO / "corpus" / "psychology-2e" / "08-4-ways-to-enhance-memory.md", corpus / "book")
+    # Licence files are skipped by default; a .tutorignore adds patterns of its own.
     (corpus / "book" / "LICENSE").write_text("licence text, not course material")
-    (corpus / "book" / ".tutorignore").write_text("# not course material\nLICENSE\n")
+    (corpus / "book" / "ATTRIBUTION.md").write_text("# Attribution\n\nBook by its authors.\n")
+    (corpus / "book" / "drafts").mkdir()
+    (corpus / "book" / "drafts" / "unfinished.md").write_text("# Draft\n\nNot ready for students.\n")
+    (corpus / "book" / ".tutorignore").write_text("# work in progress\ndrafts/*\n")
     write_pdf(corpus / "spacing.pdf", ["The spacing effect: distributed practice beats cramming."], title="Spacing")
     write_docx(corpus / "guide.docx", "Study Guide", {"Retrieval Practice": ["Self-testing strengthens memory."]})
     (corpus / "sleep.html").write_text("<html><head><title>Sleep</title></head><body><h1>Sleep</h1>"

@@ -53,6 +53,16 @@ def _app() -> AppTest:
     return at
 
 
+def _library_as_instructor(monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    """The Library page, logged in with the right password."""
+    monkeypatch.setenv("TUTOR_INSTRUCTOR_PASSWORD", PASSWORD)
+    at = _app()
+    at.switch_page("app_pages/library.py").run()
+    at.text_input[0].input(PASSWORD)
+    at.form_submit_button[0].click().run()
+    return at
+
+
 def _ask(at: AppTest, question: str) -> AppTest:
     at.chat_input[0].set_value(question).run()
     assert not at.exception, at.exception
@@ -163,11 +173,7 @@ def test_wrong_password_is_refused(course: Path, monkeypatch: pytest.MonkeyPatch
 
 
 def test_upload_then_ask_about_the_new_document(course: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TUTOR_INSTRUCTOR_PASSWORD", PASSWORD)
-    at = _app()
-    at.switch_page("app_pages/library.py").run()
-    at.text_input[0].input(PASSWORD)
-    at.form_submit_button[0].click().run()
+    at = _library_as_instructor(monkeypatch)
     assert not at.exception, at.exception
     at.file_uploader[0].set_value([("../zebrafish.md", ZEBRAFISH, "text/markdown"),
                                    ("broken.pdf", b"%PDF-1.4 garbage", "application/pdf")])
@@ -230,11 +236,7 @@ def test_evals_page_shows_the_latest_report(course: Path) -> None:
 
 
 def test_instructor_replaces_and_deletes_a_document(course: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TUTOR_INSTRUCTOR_PASSWORD", PASSWORD)
-    at = _app()
-    at.switch_page("app_pages/library.py").run()
-    at.text_input[0].input(PASSWORD)
-    at.form_submit_button[0].click().run()
+    at = _library_as_instructor(monkeypatch)
     target = "psychology-2e/08-0-introduction.md"
     at.selectbox(key="manage-document").select(target).run()
     at.file_uploader[1].set_value(("new-intro.md", ZEBRAFISH, "text/markdown"))

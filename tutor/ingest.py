@@ -32,6 +32,10 @@ from tutor.store import ChunkStore, IndexedFile
 
 Status = Literal["added", "updated", "unchanged", "removed", "failed"]
 IGNORE_FILE = ".tutorignore"
+# Licence and attribution files sit beside course material (they must travel with it) but are not
+# course material: never indexed, whatever their extension. A .tutorignore adds patterns of its own.
+DEFAULT_IGNORES = ("LICENSE", "LICENSE.*", "LICENCE", "LICENCE.*", "COPYING", "COPYING.*", "NOTICE", "NOTICE.*",
+                   "ATTRIBUTION", "ATTRIBUTION.*")
 # Texts handed to the encoder per call: large enough to batch well, small enough for a live progress bar.
 _EMBED_CHUNK = 256
 
@@ -112,7 +116,8 @@ def discover(paths: Sequence[Path], corpus_root: Path) -> tuple[list[tuple[Path,
                 relative = file.relative_to(given)
                 if any(part.startswith(".") for part in relative.parts) or not file.is_file():
                     continue
-                if any(file.is_relative_to(d) and _ignored(file.relative_to(d), pats) for d, pats in ignores.items()):
+                if _ignored(Path(file.name), DEFAULT_IGNORES) or any(
+                        file.is_relative_to(d) and _ignored(file.relative_to(d), pats) for d, pats in ignores.items()):
                     continue
                 key = source_key(file, corpus_root, given)
                 if is_supported(file):
@@ -144,7 +149,7 @@ def _ignore_patterns(ignore_file: Path) -> list[str]:
     return [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
 
 
-def _ignored(relative: Path, patterns: list[str]) -> bool:
+def _ignored(relative: Path, patterns: Sequence[str]) -> bool:
     posix = relative.as_posix()
     return any(fnmatch.fnmatch(posix, p) or fnmatch.fnmatch(relative.name, p) for p in patterns)
 

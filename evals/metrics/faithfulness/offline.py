@@ -139,17 +139,6 @@ class OfflineScorer:
         """A whole response judged as one unit, without locating evidence (`eval judge`: fast, no MiniLM)."""
         return self._verdict(text, self._prepare_evidence(passages))
 
-    def support(self, statements: Sequence[str], text: str) -> list[float]:
-        """How well `text` supports each statement, in [0, 1] (used to read which option an answer
-        chose): the best single sentence of the text, by support score averaged with MiniLM cosine.
-        Sentence by sentence, because an answer that quotes several definitions contains every
-        option's words somewhere; only the sentence about the right one contains them together."""
-        sentences = [strip_citations(s) for s in split_sentences(text)] or [text]
-        evidence = [self._prepare_evidence([sentence]) for sentence in sentences]
-        cosine = self.cache.vectors(list(statements)) @ self.cache.vectors(sentences).T
-        return [max((self._verdict(statement, e).score + float(cosine[i, j])) / 2 for j, e in enumerate(evidence))
-                for i, statement in enumerate(statements)]
-
     def features(self, text: str, passages: Sequence[str]) -> dict[str, float]:
         """The feature values of one unit (what calibrate.py fits the regression on)."""
         return self._features(text, self._prepare_evidence(passages))
