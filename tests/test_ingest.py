@@ -154,3 +154,15 @@ def test_embedding_model_mismatch_is_refused(tmp_path, small_corpus, embedder) -
     service.ingest([small_corpus / "notes.markdown"], quiet=True)
     with pytest.raises(EmbeddingModelMismatch, match="tutor ingest --rebuild"):
         ChunkStore.open(service.settings, "some-other-model")
+
+
+def test_prune_removes_a_file_that_is_now_ignored(tmp_path, small_corpus, counting_embedder) -> None:
+    service = make_service(tmp_path, small_corpus, counting_embedder)
+    service.ingest(quiet=True)
+    (small_corpus / ".tutorignore").write_text("notes.markdown\n")
+
+    pruned = service.ingest(prune=True, quiet=True)
+
+    assert [o.source for o in pruned.outcomes if o.status == "removed"] == ["notes.markdown"]
+    assert (small_corpus / "notes.markdown").exists()  # the file stays; only the index forgets it
+    assert "notes.markdown" not in {d.source for d in service.documents()}

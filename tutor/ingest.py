@@ -260,7 +260,8 @@ def _ingest_locked(paths: Sequence[Path], settings: Settings, store: ChunkStore,
     if prune:
         seen = {source for _, source in files}
         for source, record in sorted(indexed.items()):
-            if source in seen or not _under_any(record.path, scanned_dirs) or Path(record.path).exists():
+            # Gone from the folders scanned: deleted, moved, or now ignored.
+            if source in seen or not _under_any(record.path, scanned_dirs):
                 continue
             report.outcomes.append(FileOutcome(source, "removed", record.path, chunks=len(record.chunk_ids)))
             if not dry_run:
