@@ -17,7 +17,7 @@ from tutor.library import InstructorSession
 from tutor.models import Answer, Chunk, Turn
 from tutor.starters import question_from_heading, starter_questions
 from tutor_ui.chat import ChatEntry, conversation_markdown, history
-from tutor_ui.text import escape_markdown, highlighted_passage, model_markdown
+from tutor_ui.text import escape_markdown, highlighted_passage, model_markdown, model_markdown_stream
 
 PASSWORD = "s3cret-for-tests"
 ZEBRAFISH = b"""---
@@ -266,7 +266,13 @@ def test_document_text_is_escaped_and_quotes_highlighted() -> None:
     assert ":orange-background[The \\*\\*cat\\*\\* sat\\. Dogs bark\\!]" in shown  # one span, emphasis tolerated
     assert "\n    " not in shown  # indentation never turns into a code block
     assert escape_markdown("a\nb") == "a  \nb"
-    assert model_markdown("**Bold** [1] ![i](http://x) <b> $x$") == "**Bold** \\[1\\] !\\[i\\](http://x) \\<b\\> \\$x\\$"
+    assert model_markdown("**Bold** [1] ![i](http://x) <b> $x$") == "**Bold** \\[1\\] !\\[i\\](http\\://x) \\<b\\> \\$x\\$"
+    # Bare URLs, www. hosts and e-mail addresses would become links under GFM: they stay text,
+    # the same whether the answer arrives whole or streamed in pieces.
+    answer = "See https://evil.example/x, www.evil.com or me@x.org [1]."
+    assert model_markdown(answer) == "See https\\://evil.example/x, www\\.evil.com or me\\@x.org \\[1\\]."
+    pieces = [answer[i:i + 2] for i in range(0, len(answer), 2)]
+    assert "".join(model_markdown_stream(pieces)) == model_markdown(answer)
 
 
 def test_starter_questions_come_from_headings_and_question_titles() -> None:

@@ -17,9 +17,11 @@ from collections.abc import Iterable, Iterator
 
 _ALL_PUNCTUATION = set(string.punctuation)
 # In a model's answer: '[' ']' (links, images, Streamlit directives), '<' '>' (tags, autolinks), '$'
-# (LaTeX), '\' (so a model cannot undo our escapes). Per character, so a streamed answer escapes the
-# same in pieces as in one.
-_MODEL_SPECIAL = set("[]<>$\\")
+# (LaTeX), '\' (so a model cannot undo our escapes), ':' and '@' (GFM turns bare "https://..." and
+# "name@host" into links). Per character, so a streamed answer escapes the same in pieces as in one.
+_MODEL_SPECIAL = set("[]<>$\\:@")
+# GFM also links a bare "www.host": escaping its dot keeps it text.
+_WWW = re.compile(r"(?i)(?<![\w.])(www)\.")
 
 HIGHLIGHT_COLOR = "orange"
 _MARKUP_CHARS = re.compile(r"[*_`]+")
@@ -34,13 +36,24 @@ def escape_markdown(text: str) -> str:
 
 def model_markdown(text: str) -> str:
     """A model's answer as Markdown: formatting kept; links, images, tags and LaTeX shown as text."""
-    return "".join(f"\\{ch}" if ch in _MODEL_SPECIAL else ch for ch in text)
+    escaped = "".join(f"\\{ch}" if ch in _MODEL_SPECIAL else ch for ch in text)
+    return _WWW.sub(r"\1\\.", escaped)
 
 
 def model_markdown_stream(deltas: Iterable[str]) -> Iterator[str]:
-    """`model_markdown` applied to each piece of a streamed answer, for st.write_stream."""
+    """`model_markdown` applied to a streamed answer, for st.write_stream. A tail that may be the
+    start of "www." waits for the next piece, so the result equals escaping the whole text at once."""
+    pending = ""
     for delta in deltas:
-        yield model_markdown(delta)
+        text = pending + delta
+        tail = re.search(r"(?i)(?<![\w.])w{1,3}$", text)
+        cut = tail.start() if tail else len(text)
+        pending = text[cut:]
+        if text[:cut]:
+            yield model_markdown(text[:cut])
+    if pending:
+        yield model_markdown(pending)
+
 
 
 def highlight_spans(text: str, quote: str) -> list[tuple[int, int]]:
