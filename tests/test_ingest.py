@@ -146,14 +146,22 @@ def test_bad_files_are_reported_and_keep_previous_chunks(tmp_path, small_corpus,
     assert still == guide_chunks
 
 
-def test_embedding_model_mismatch_is_refused(tmp_path, small_corpus, embedder) -> None:
+def test_embedding_model_mismatch_is_refused_until_a_rebuild(tmp_path, small_corpus, embedder) -> None:
+    from tests.conftest import CountingEmbedder
     from tutor.errors import EmbeddingModelMismatch
-    from tutor.store import ChunkStore
 
-    service = make_service(tmp_path, small_corpus, embedder)
-    service.ingest([small_corpus / "notes.markdown"], quiet=True)
+    make_service(tmp_path, small_corpus, embedder).ingest([small_corpus / "notes.markdown"], quiet=True)
+    other_model = CountingEmbedder(embedder)
+    other_model.name = "some-other-model"
+    switched = make_service(tmp_path, small_corpus, other_model)
     with pytest.raises(EmbeddingModelMismatch, match="tutor ingest --rebuild"):
-        ChunkStore.open(service.settings, "some-other-model")
+        switched.ingest(quiet=True)
+
+    switched.rebuild()  # what the message says to do: it must work despite the mismatch
+    report = switched.ingest(quiet=True)
+
+    assert report.count("added") == 7 and other_model.documents_embedded == switched.store.count()
+    assert switched.status()["embedding_model"] == "some-other-model"
 
 
 def test_prune_removes_a_file_that_is_now_ignored(tmp_path, small_corpus, counting_embedder) -> None:

@@ -70,6 +70,8 @@ def ingest_command(ctx: click.Context, paths: tuple[Path, ...], prune: bool, dry
     """
     if rebuild and dry_run:
         raise click.UsageError("--rebuild and --dry-run cannot be combined")
+    if rebuild and paths:
+        raise click.UsageError("--rebuild re-indexes the whole corpus directory; run it without PATHS")
     service = _service(ctx)
     if rebuild:
         service.rebuild()

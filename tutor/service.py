@@ -16,11 +16,11 @@ from tutor.compose import OfflineComposer
 from tutor.condense import condense_offline
 from tutor.embeddings import build_embedder, embedder_name
 from tutor.generate import Generator
-from tutor.ingest import FileOutcome, IngestReport, ingest, remove_documents
+from tutor.ingest import FileOutcome, IngestReport, ingest, remove_documents, write_lock
 from tutor.models import Answer, Turn
 from tutor.retrieve import QueryEmbeddingCache, Retriever
 from tutor.settings import Settings
-from tutor.store import ChunkStore
+from tutor.store import ChunkStore, drop_collection
 
 
 @dataclass
@@ -61,8 +61,11 @@ class TutorService:
 
     def rebuild(self) -> None:
         """Forget every chunk; the next ingest re-embeds everything (e.g. after a model change)."""
-        self.store.reset()
-        self._index_changed()
+        with write_lock(self.settings):
+            drop_collection(self.settings)
+        # Everything holding the old collection is rebuilt on next use.
+        for cached in ("store", "retriever", "generator", "answer_chain"):
+            self.__dict__.pop(cached, None)
 
     def documents(self) -> list[DocumentInfo]:
         return [DocumentInfo(f.source, f.title, len(f.chunk_ids), f.ingested_at, f.path)

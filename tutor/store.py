@@ -17,6 +17,7 @@ from urllib.parse import urlparse
 
 import chromadb
 from chromadb.config import Settings as ChromaSettings
+from chromadb.errors import NotFoundError
 
 from tutor.errors import EmbeddingModelMismatch, StoreUnavailable
 from tutor.models import Chunk
@@ -43,6 +44,16 @@ class IndexedFile:
     def is_current(self, sha256: str, pipeline: str) -> bool:
         """True when every chunk came from exactly this file content and this chunking pipeline."""
         return self.sha256s == {sha256} and self.pipelines == {pipeline}
+
+
+def drop_collection(settings: Settings) -> None:
+    """Delete the configured collection outright, whatever model built it (for `ingest --rebuild`:
+    opening it through ChunkStore would refuse a model mismatch, the very case a rebuild is for)."""
+    client = open_client(settings)
+    try:
+        client.delete_collection(settings.collection)
+    except NotFoundError:
+        pass  # nothing indexed yet
 
 
 def open_client(settings: Settings) -> chromadb.ClientAPI:
@@ -118,13 +129,6 @@ class ChunkStore:
         chunks = [chunk_from_row(i, d, m) for i, d, m in zip(rows["ids"], rows["documents"], rows["metadatas"])]
         return sorted(chunks, key=lambda c: (c.source, c.position))
 
-    def get_chunks(self, chunk_ids: Sequence[str]) -> list[Chunk]:
-        if not chunk_ids:
-            return []
-        rows = self.collection.get(ids=list(chunk_ids), include=["documents", "metadatas"])
-        by_id = {i: chunk_from_row(i, d, m) for i, d, m in zip(rows["ids"], rows["documents"], rows["metadatas"])}
-        return [by_id[i] for i in chunk_ids if i in by_id]
-
     def existing_ids(self, chunk_ids: Iterable[str]) -> set[str]:
         ids = list(dict.fromkeys(chunk_ids))
         found: set[str] = set()
@@ -171,14 +175,6 @@ class ChunkStore:
     def record_ingest(self, when: datetime | None = None) -> None:
         stamp = (when or datetime.now(timezone.utc)).isoformat(timespec="seconds")
         self.collection.modify(metadata={"embedding_model": self.embedding_model, "last_ingest": stamp})
-
-    def reset(self) -> None:
-        """Drop every chunk (for --rebuild with a new embedding model)."""
-        self.client.delete_collection(self.collection_name)
-        self.collection = self.client.get_or_create_collection(
-            self.collection_name,
-            configuration={"hnsw": {"space": "cosine", "ef_search": 200, "ef_construction": 200}},
-            metadata={"embedding_model": self.embedding_model}, embedding_function=None)
 
 
 def chunk_metadata(chunk: Chunk, file_meta: dict[str, Any]) -> dict[str, Any]:
