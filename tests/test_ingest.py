@@ -174,3 +174,18 @@ def test_prune_removes_a_file_that_is_now_ignored(tmp_path, small_corpus, counti
     assert [o.source for o in pruned.outcomes if o.status == "removed"] == ["notes.markdown"]
     assert (small_corpus / "notes.markdown").exists()  # the file stays; only the index forgets it
     assert "notes.markdown" not in {d.source for d in service.documents()}
+
+
+def test_a_second_file_with_the_same_source_name_is_refused(tmp_path, small_corpus, counting_embedder) -> None:
+    service = make_service(tmp_path, small_corpus, counting_embedder)
+    service.ingest(quiet=True)
+    before = [c.chunk_id for c in service.store.all_chunks() if c.source == "notes.markdown"]
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "notes.markdown").write_text("# Other notes\n\nSomething else entirely.\n")
+
+    report = service.ingest([elsewhere], quiet=True)
+
+    assert [(o.source, o.status) for o in report.outcomes] == [("notes.markdown", "failed")]
+    assert "already indexed as 'notes.markdown'" in report.outcomes[0].error
+    assert [c.chunk_id for c in service.store.all_chunks() if c.source == "notes.markdown"] == before

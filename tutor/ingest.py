@@ -209,6 +209,7 @@ def _ingest_locked(paths: Sequence[Path], settings: Settings, store: ChunkStore,
                    prune: bool, dry_run: bool, quiet: bool) -> IngestReport:
     pipeline = pipeline_id(settings, embedder_name(embedder))
     files, failures, scanned_dirs = discover(paths, settings.corpus_dir)
+    corpus_root = settings.corpus_dir.resolve()
     indexed = store.indexed_files()
     report = IngestReport(outcomes=list(failures), dry_run=dry_run)
 
@@ -220,6 +221,13 @@ def _ingest_locked(paths: Sequence[Path], settings: Settings, store: ChunkStore,
             report.outcomes.append(FileOutcome(source, "failed", str(path), error=f"cannot be read ({exc.strerror})"))
             continue
         previous = indexed.get(source)
+        if (previous and previous.path and previous.path != str(path) and not path.is_relative_to(corpus_root)
+                and Path(previous.path).exists()):
+            # A file from outside the library would be cited by the name of another file: never let
+            # it replace that one. (Inside the library the name is canonical: the library may have moved.)
+            report.outcomes.append(FileOutcome(source, "failed", str(path), error=(
+                f"another file is already indexed as '{source}' ({previous.path}); rename one of them")))
+            continue
         if previous and previous.is_current(sha256, pipeline):
             report.outcomes.append(FileOutcome(source, "unchanged", str(path), chunks=len(previous.chunk_ids)))
             continue
