@@ -68,7 +68,7 @@ def test_upload_names_are_reduced_to_a_plain_file_name(given: str, expected: str
     assert safe_upload_name(given) == expected
 
 
-@pytest.mark.parametrize("given", ["script.exe", "noextension", "archive.md.zip", "../"])
+@pytest.mark.parametrize("given", ["script.exe", "noextension", "archive.md.zip", "../", "LICENSE.md", "attribution.txt"])
 def test_unsupported_upload_names_are_refused(given: str) -> None:
     with pytest.raises(UnsupportedDocument):
         safe_upload_name(given)

@@ -116,7 +116,7 @@ def discover(paths: Sequence[Path], corpus_root: Path) -> tuple[list[tuple[Path,
                 relative = file.relative_to(given)
                 if any(part.startswith(".") for part in relative.parts) or not file.is_file():
                     continue
-                if _ignored(Path(file.name), DEFAULT_IGNORES) or any(
+                if is_licence_file(file.name) or any(
                         file.is_relative_to(d) and _ignored(file.relative_to(d), pats) for d, pats in ignores.items()):
                     continue
                 key = source_key(file, corpus_root, given)
@@ -147,6 +147,11 @@ def _ignore_patterns(ignore_file: Path) -> list[str]:
     licence files and the like, which sit beside course documents but are not course material."""
     lines = ignore_file.read_text(encoding="utf-8").splitlines()
     return [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
+
+
+def is_licence_file(name: str) -> bool:
+    """Licence and attribution files, in any case ("LICENSE", "license.md", "Attribution.txt")."""
+    return any(fnmatch.fnmatchcase(name.upper(), pattern) for pattern in DEFAULT_IGNORES)
 
 
 def _ignored(relative: Path, patterns: Sequence[str]) -> bool:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Literal
 
 from tutor.documents import SUPPORTED_SUFFIXES, load_document
 from tutor.errors import DocumentError, TutorError, UnsupportedDocument
+from tutor.ingest import is_licence_file
 from tutor.library import InstructorSession, inside_corpus, library_file, require_instructor
 from tutor.settings import Settings
 
@@ -69,6 +70,10 @@ def safe_upload_name(name: str) -> str:
     stem = re.sub(r"[^\w.-]+", "-", stem, flags=re.UNICODE)
     stem = re.sub(r"-{2,}", "-", stem).strip(".-_ ")
     stem = stem[: MAX_NAME_LENGTH - len(suffix)] or "document"
+    if is_licence_file(f"{stem}{suffix}"):
+        # Indexed now, it would vanish at the next re-index, which never indexes licence files.
+        raise UnsupportedDocument(name, "licence and attribution files are not course material; "
+                                        "rename the file if it is a course document")
     return f"{stem}{suffix}"
 
 
