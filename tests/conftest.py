@@ -17,7 +17,8 @@ SHARED = REPO.parent / "shared"
 network.install()  # before any test module imports something that might phone home
 
 for _var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "TUTOR_CHROMA_URL", "TUTOR_LLM_MODEL", "TUTOR_DATA_DIR",
-             "TUTOR_CORPUS_DIR", "TUTOR_EMBEDDING_MODEL", "TUTOR_EMBEDDING_BASE_URL", "TUTOR_INSTRUCTOR_PASSWORD"):
+             "TUTOR_CORPUS_DIR", "TUTOR_EMBEDDING_MODEL", "TUTOR_EMBEDDING_BASE_URL", "TUTOR_EMBEDDING_API_KEY",
+             "TUTOR_INSTRUCTOR_PASSWORD"):
     os.environ.pop(_var, None)
 
 

@@ -189,3 +189,15 @@ def test_a_second_file_with_the_same_source_name_is_refused(tmp_path, small_corp
     assert [(o.source, o.status) for o in report.outcomes] == [("notes.markdown", "failed")]
     assert "already indexed as 'notes.markdown'" in report.outcomes[0].error
     assert [c.chunk_id for c in service.store.all_chunks() if c.source == "notes.markdown"] == before
+
+
+def test_an_unreadable_tutorignore_is_a_clear_error(tmp_path) -> None:
+    from tutor.errors import TutorError
+    from tutor.ingest import discover
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "notes.md").write_text("# Notes\n\nText.\n")
+    (corpus / ".tutorignore").write_bytes("drafts/*\ncaf\u00e9".encode("latin-1"))
+    with pytest.raises(TutorError, match=r"\.tutorignore: cannot be read as UTF-8"):
+        discover([corpus], corpus)

@@ -141,7 +141,8 @@ def serve_command(ctx: click.Context, host: str, port: int) -> None:
     click.echo(f"Serving the tutor at http://{host}:{port}", err=True)
     command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", host,
                "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
-               "--client.toolbarMode", "viewer"]
+               "--client.toolbarMode", "viewer", "--client.showErrorDetails", "none"]
+    # showErrorDetails none: a student never sees a traceback, only Streamlit's short error notice.
     # Replace this process with Streamlit: stopping `tutor serve` (Ctrl-C, SIGTERM) stops the server,
     # with no orphaned child left listening on the port.
     os.execve(sys.executable, command, env)

@@ -81,7 +81,8 @@ def build_embedder(settings: Settings) -> Embeddings:
     """The embedder the settings ask for. Each has a `name` recorded in the index."""
     if settings.embedding_base_url:
         return OpenAICompatibleEmbedder(settings.embedding_base_url, settings.embedding_api_model,
-                                        settings.openai_api_key, settings.llm_timeout, settings.llm_max_retries)
+                                        settings.embedding_api_key or settings.openai_api_key,
+                                        settings.llm_timeout, settings.llm_max_retries)
     return SentenceTransformerEmbedder(settings.embedding_model_path, settings.embedding_batch_size)
 
 

@@ -145,7 +145,10 @@ def _unsupported_reason(path: Path) -> str:
 def _ignore_patterns(ignore_file: Path) -> list[str]:
     """Patterns from a .tutorignore (one glob a line, relative to its directory, '#' comments):
     licence files and the like, which sit beside course documents but are not course material."""
-    lines = ignore_file.read_text(encoding="utf-8").splitlines()
+    try:
+        lines = ignore_file.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TutorError(f"{ignore_file}: cannot be read as UTF-8 text ({exc}); fix or remove it") from exc
     return [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
 
 

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
         None, description="An OpenAI-compatible /v1 endpoint for embeddings instead of a local model."
     )
     embedding_api_model: str = Field("text-embedding-3-small", description="Model name at that endpoint.")
+    embedding_api_key: str | None = Field(
+        None, description="Key for the embeddings endpoint; default OPENAI_API_KEY (which also enables the LLM)."
+    )
     embedding_batch_size: int = Field(64, ge=1)
 
     # --- chunking ------------------------------------------------------------------------------
@@ -63,7 +66,7 @@ class Settings(BaseSettings):
     instructor_password: str | None = Field(None, description="Enables the Library page when set.")
     upload_max_mb: float = Field(20.0, gt=0, description="Largest file an instructor may upload.")
 
-    @field_validator("chroma_url", "embedding_base_url", "openai_base_url", "openai_api_key",
+    @field_validator("chroma_url", "embedding_base_url", "openai_base_url", "openai_api_key", "embedding_api_key",
                      "instructor_password", "embedding_model")
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:

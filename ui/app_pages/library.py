@@ -90,7 +90,7 @@ if chosen:
                                    key=upload_widget_key(f"replace-{chosen}"),
                                    max_upload_size=math.ceil(settings.upload_max_mb))
     if st.button("Replace", disabled=replacement is None, icon=":material/swap_horiz:"):
-        with st.spinner(f"Indexing the new version of {chosen}…"):
+        with st.spinner(f"Indexing the new version of {escape_markdown(chosen)}…"):
             outcome = replace_document(tutor, session, chosen, Upload(replacement.name, replacement.getvalue()))
         show_outcomes([outcome], reset_widget=f"replace-{chosen}")
     confirm = st.checkbox(escape_markdown(f"Yes, delete {chosen} from the library"), key=f"confirm-delete-{chosen}")
