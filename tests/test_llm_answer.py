@@ -137,3 +137,13 @@ def test_the_models_not_in_materials_reply_is_a_refusal(llm_service, fake_llm: F
     assert answer.refused and answer.refusal_reason == "not_in_course"
     assert answer.citations == [] and answer.uncited_sentences == []
     assert "not in the course materials" in answer.text and "nearest sections" in answer.text
+
+
+def test_closing_a_stream_early_stops_generation(llm_service, fake_llm: FakeLLMServer) -> None:
+    fake_llm.enqueue(Reply("Encoding is the input of information into the memory system [1]. " * 5))
+    stream = llm_service.ask_stream(QUESTION)
+    first = next(iter(stream))
+    stream.close()
+
+    assert first and stream.answer is None
+    assert list(stream) == []  # nothing more comes once closed

@@ -215,6 +215,13 @@ class AnswerStream:
             else:
                 yield item
 
+    def close(self) -> None:
+        """Stop generating (the reader left): closes the chain's generators and so the model's
+        HTTP stream, now rather than whenever garbage collection gets to them."""
+        close = getattr(self._items, "close", None)
+        if close is not None:
+            close()
+
 
 def citations_for(text: str, passages: Sequence[Passage], compact: dict[int, int]) -> list[Citation]:
     """One Citation per number shown, quoting the passage sentence(s) the citing sentences rely on."""

@@ -66,6 +66,7 @@ def answer_question(tutor: TutorService, question: str, entries: Sequence[ChatEn
     entry. The caller redraws the final answer, with its citations, from the returned entry."""
     waiting = st.empty()
     waiting.caption(WAITING_TEXT)
+    stream = None
     try:
         stream = tutor.ask_stream(question, history=history(entries))
         st.write_stream(model_markdown_stream(_clear_on_first(stream, waiting)))
@@ -78,6 +79,8 @@ def answer_question(tutor: TutorService, question: str, entries: Sequence[ChatEn
     except TutorError as exc:
         return ChatEntry("assistant", f"Sorry, something went wrong: {exc}", error=True)
     finally:
+        if stream is not None:
+            stream.close()  # a rerun (new chat, another page) interrupts us: release the model's stream
         waiting.empty()
 
 
