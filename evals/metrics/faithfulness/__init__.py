@@ -1,7 +1,7 @@
 """Faithfulness: the share of an answer's sentences that the passages it used support.
 
-Two scorers behind one interface (base.FaithfulnessScorer): `offline` (default; lexical coverage plus
-MiniLM similarity, a fitted logistic regression and hard flags) and `llm` (a RAGAS-style judge on an
+Two scorers behind one interface (base.FaithfulnessScorer): `offline` (default; a logistic regression
+fitted over lexical coverage features, plus hard flags; MiniLM only locates the evidence sentence) and `llm` (a RAGAS-style judge on an
 OpenAI-compatible endpoint).
 """
 

@@ -113,7 +113,8 @@ class _Evidence:
 
 
 class OfflineScorer:
-    """Sentence-level support from lexical coverage and MiniLM similarity, plus hard flags."""
+    """Sentence-level support from lexical coverage features (fitted regression) plus hard flags;
+    MiniLM locates the passage sentence shown as evidence and reads multiple-choice picks."""
 
     name = "offline"
 
