@@ -20,7 +20,7 @@ from typing import Any
 
 from langchain_core.runnables import Runnable, RunnableGenerator, RunnableLambda, RunnablePassthrough
 
-from tutor.compose import LEAD_IN, content_stems, split_sentences
+from tutor.compose import CITATION, LEAD_IN, content_stems, split_sentences
 from tutor.errors import GenerationError
 from tutor.generate import GenerationInterrupted, Generator
 from tutor.guard import GuardConfig, GuardDecision, check, refusal_message
@@ -28,7 +28,6 @@ from tutor.models import Answer, Citation, Passage, Turn
 from tutor.prompts import NOT_IN_MATERIALS
 from tutor.retrieve import Retriever
 
-CITATION = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 # A tail that may still become a citation once the next delta arrives: "[", "[1", "[1, ".
 _OPEN_CITATION = re.compile(r"\[[\d,\s]*$")
 

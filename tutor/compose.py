@@ -29,7 +29,8 @@ LEAD_IN = "Here is what the course materials say:"
 _SENTENCE_END = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"”’)])|(?<=\]))\s+(?=[\"“(]?[A-Z])")
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]+")
 _MARKUP = re.compile(r"\*\*|__|`|^#+\s*|^\s*(?:[-*+•]|\d+[.)])\s+", re.MULTILINE)
-_CITATION_LIKE = re.compile(r"\[\d+(?:\s*,\s*\d+)*\]")
+# A citation as answers write it: "[2]" or "[1, 3]" (the numbers captured). One pattern for the package.
+CITATION = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 _STOPWORDS = frozenset(STOPWORDS_EN_PLUS)
 _STEMMER = Stemmer.Stemmer("english")
 
@@ -162,7 +163,7 @@ class OfflineComposer:
                 overlap = len(stems & question_stems) / (len(question_stems) or 1)
                 # A sentence naming one of the pasted options in full is likely the one that settles it.
                 overlap += self.choice_bonus * any(choice <= stems for choice in choice_stems)
-                found.append(_Candidate(p_index, position, _CITATION_LIKE.sub("", sentence).strip(), overlap))
+                found.append(_Candidate(p_index, position, CITATION.sub("", sentence).strip(), overlap))
         # Bounded work: only the sentences sharing most words with the question are embedded (on
         # the dev set, embedding 16 instead of 8 cost twice the time and found no more answers).
         by_overlap = sorted(range(len(found)), key=lambda i: (-found[i].overlap, i))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from tutor.compose import content_stems
+from tutor.compose import CITATION, content_stems
 from tutor.models import Turn
 
 _ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7,
@@ -32,7 +32,7 @@ _QUESTION_FRAME = re.compile(
     re.IGNORECASE)
 _NUMBERED_LINE = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s+(.+)$", re.MULTILINE)
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
-_CITATION = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
+_CITATION = re.compile(r"\s*" + CITATION.pattern)  # with the space before it
 _CONTEXT_TURNS = 8  # how far back a chain of follow-ups is followed
 _SERIES = re.compile(r"([^,:;]+(?:,\s*[^,:;]+)+,?\s+(?:and|or)\s+[^,.;?]+)")
 
