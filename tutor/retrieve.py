@@ -156,8 +156,8 @@ class _LexicalIndex:
     scoring candidates dense search did not return and for spotting duplicates."""
 
     def __init__(self, store: ChunkStore, config: RetrievalConfig, stemmer: Stemmer.Stemmer) -> None:
-        self.fingerprint = store.fingerprint()
         rows = store.collection.get(include=["documents", "metadatas", "embeddings"])
+        self.fingerprint = store.fingerprint(rows["ids"])
         order = sorted(range(len(rows["ids"])), key=lambda i: ((rows["metadatas"][i] or {}).get("source", ""),
                                                                 (rows["metadatas"][i] or {}).get("position", 0)))
         self.chunks: list[Chunk] = [chunk_from_row(rows["ids"][i], rows["documents"][i], rows["metadatas"][i])

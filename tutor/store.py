@@ -136,10 +136,12 @@ class ChunkStore:
             found.update(self.collection.get(ids=ids[start:start + _WRITE_BATCH], include=[])["ids"])
         return found
 
-    def fingerprint(self) -> str:
-        """Changes whenever the indexed content changes: used to refresh BM25 and to label eval reports."""
+    def fingerprint(self, chunk_ids: Sequence[str] | None = None) -> str:
+        """Changes whenever the indexed content changes: used to refresh BM25 and to label eval reports.
+        Pass the ids when they were just read, to spare a second read of the collection."""
+        ids = self.collection.get(include=[])["ids"] if chunk_ids is None else chunk_ids
         digest = hashlib.sha256(self.embedding_model.encode())
-        for chunk_id in sorted(self.collection.get(include=[])["ids"]):
+        for chunk_id in sorted(ids):
             digest.update(chunk_id.encode())
         return digest.hexdigest()[:16]
 
