@@ -10,7 +10,6 @@ The first run indexes the book into the data directory (~100 s); later runs reus
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 from collections.abc import Iterator
@@ -19,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from evals.data import Question, load_questions
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -35,26 +36,10 @@ UNANSWERABLE_PROBES = (
 )
 
 
-@dataclass(frozen=True)
-class DevQuestion:
-    id: str
-    text: str  # as a student would paste it: the stem, then "A. ..." lines for multiple choice
-    gold_sources: tuple[str, ...]
-
-
-def load_dev_questions(path: Path) -> list[DevQuestion]:
-    questions = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        row = json.loads(line)
-        if not row.get("answerable", True):
-            continue
-        text = row["question"]
-        if row.get("choices"):
-            text += "\n" + "\n".join(f"{'ABCDEFGH'[i]}. {c}" for i, c in enumerate(row["choices"]))
-        questions.append(DevQuestion(row["id"], text, tuple(row["gold_sources"])))
-    return questions
+def load_dev_questions(path: Path) -> list[Question]:
+    """The answerable questions of the set, read as the evals read them (`Question.prompt` is what a
+    student would paste: the stem, then "A. ..." lines for multiple choice)."""
+    return [q for q in load_questions(path).questions if q.answerable]
 
 
 def file_rank(sources: list[str], gold: tuple[str, ...]) -> int | None:
@@ -72,12 +57,12 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q))
 
 
-def recall_report(service, questions: list[DevQuestion], mode: str, k: int = 5) -> dict[str, float]:
+def recall_report(service, questions: list[Question], mode: str, k: int = 5) -> dict[str, float]:
     ranks = []
     latencies = Latencies()
     for question in questions:
         with latencies.measure():
-            passages = service.retriever.search(question.text, k=k, mode=mode)
+            passages = service.retriever.search(question.prompt, k=k, mode=mode)
         ranks.append(file_rank([p.chunk.source for p in passages], question.gold_sources))
     n = len(ranks)
     return {
@@ -123,14 +108,14 @@ def main(argv: list[str] | None = None) -> None:
     print(f"index: {report.summary()}; {service.store.count()} chunks")
     questions = load_dev_questions(args.evalset)
 
-    service.ask(questions[0].text)  # warm-up: loads the model and builds the lexical index
+    service.ask(questions[0].prompt)  # warm-up: loads the model and builds the lexical index
     results = {mode: recall_report(service, questions, mode) for mode in ("dense", "bm25", "hybrid")}
 
     answer_latency = Latencies()
     refused = 0
     for question in questions:
         with answer_latency.measure():
-            answer = service.ask(question.text)
+            answer = service.ask(question.prompt)
         refused += answer.refused
     probes_refused = [q for q in UNANSWERABLE_PROBES if service.ask(q).refused]
 
