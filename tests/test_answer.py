@@ -121,7 +121,7 @@ def test_policy_does_not_refuse_course_questions_about_drugs_or_programs(shared_
     from benchmarks.answering import load_dev_questions
 
     questions = load_dev_questions(shared_dir / "evalsets" / "psychology-2e-dev.jsonl")
-    assert [q.id for q in questions if policy_reason(q.text)] == []
+    assert [q.id for q in questions if policy_reason(q.prompt)] == []
     assert policy_reason("How do antidepressants such as SSRIs work?") is None
 
 
