@@ -9,7 +9,8 @@ langchain-chroma in retrieve.py.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -18,6 +19,7 @@ from urllib.parse import urlparse
 import chromadb
 from chromadb.config import Settings as ChromaSettings
 from chromadb.errors import NotFoundError
+from filelock import FileLock
 
 from tutor.errors import EmbeddingModelMismatch, StoreUnavailable
 from tutor.models import Chunk
@@ -46,14 +48,28 @@ class IndexedFile:
         return self.sha256s == {sha256} and self.pipelines == {pipeline}
 
 
+@contextmanager
+def _opening(settings: Settings) -> Iterator[None]:
+    """Serialise opening the embedded store across processes. A new data directory is created by
+    the first client (Chroma runs its table migrations then), and two processes doing that at once
+    fail with "table collections already exists"; the same holds for creating the collection."""
+    if settings.chroma_url:
+        yield
+        return
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(settings.data_dir / "chroma-open.lock")):
+        yield
+
+
 def drop_collection(settings: Settings) -> None:
     """Delete the configured collection outright, whatever model built it (for `ingest --rebuild`:
     opening it through ChunkStore would refuse a model mismatch, the very case a rebuild is for)."""
-    client = open_client(settings)
-    try:
-        client.delete_collection(settings.collection)
-    except NotFoundError:
-        pass  # nothing indexed yet
+    with _opening(settings):
+        client = open_client(settings)
+        try:
+            client.delete_collection(settings.collection)
+        except NotFoundError:
+            pass  # nothing indexed yet
 
 
 def open_client(settings: Settings) -> chromadb.ClientAPI:
@@ -102,7 +118,8 @@ class ChunkStore:
 
     @classmethod
     def open(cls, settings: Settings, embedding_model: str) -> ChunkStore:
-        return cls(open_client(settings), settings.collection, embedding_model, settings.store_location)
+        with _opening(settings):
+            return cls(open_client(settings), settings.collection, embedding_model, settings.store_location)
 
     # --- reading ---------------------------------------------------------------------------------
 
