@@ -29,7 +29,7 @@ from evals.metrics.faithfulness.offline import OfflineScorer
 from evals.metrics.refusal import score_refusal
 from evals.metrics.retrieval import score_retrieval
 from evals.summary import summarise
-from evals.text import cited_numbers, split_sentences
+from tutor.text import cited_numbers, split_sentences
 from tutor.errors import CorpusNotIndexed
 from tutor.models import Answer
 from tutor.settings import Settings

@@ -16,7 +16,7 @@ from evals.metrics.faithfulness.offline import OfflineScorer, word_overlap
 from evals.metrics.retrieval import score_retrieval, source_matches
 from evals.runner import score_answer
 from evals.summary import check_thresholds, summarise
-from evals.text import cited_numbers, split_sentences
+from tutor.text import cited_numbers, split_sentences
 from tutor.models import Answer, Chunk, Citation, Passage
 
 EBBINGHAUS = ("In 1885, German psychologist Hermann Ebbinghaus analyzed the process of memorization. He memorized "

@@ -150,7 +150,7 @@ def serve_command(ctx: click.Context, host: str, port: int) -> None:
 
 def _render_answer(answer, *, show_sources: bool = True) -> None:
     """Plain-text rendering of an Answer: its text, then where each [n] comes from."""
-    from tutor.compose import heading_label
+    from tutor.text import heading_label
 
     if answer.incomplete:
         click.echo(f"(incomplete: {answer.error})", err=True)

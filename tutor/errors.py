@@ -47,6 +47,11 @@ class GenerationError(TutorError):
     """The language model endpoint failed in a way retries did not cure."""
 
 
+class GenerationInterrupted(GenerationError):
+    """Generation stopped part-way (timeout, dropped stream, server error after retries). Text
+    already produced is a partial answer; the message says what happened, for the reader."""
+
+
 class NotAuthorized(TutorError):
     """A library action was attempted without a valid instructor session."""
 

@@ -11,15 +11,15 @@ from typing import Any, Callable, Sequence
 
 from langchain_core.embeddings import Embeddings
 
-from tutor.answer import AnswerChain, AnswerStream
-from tutor.compose import OfflineComposer
-from tutor.condense import condense_offline
+from tutor.answer import AnswerGraph, AnswerStream
+from tutor.answer.condense import Condenser, choose_condenser
+from tutor.answer.generators import Generator, build_generator
 from tutor.embeddings import build_embedder, embedder_name
-from tutor.generate import Generator
 from tutor.ingest import FileOutcome, IngestReport, ingest, remove_documents, write_lock
 from tutor.models import Answer, Turn
 from tutor.retrieve import QueryEmbeddingCache, Retriever
 from tutor.settings import Settings
+from tutor.starters import starter_questions
 from tutor.store import ChunkStore, drop_collection
 
 
@@ -64,7 +64,7 @@ class TutorService:
         with write_lock(self.settings):
             drop_collection(self.settings)
         # Everything holding the old collection is rebuilt on next use.
-        for cached in ("store", "retriever", "generator", "answer_chain"):
+        for cached in ("store", "retriever", "generator", "condenser", "answer_graph", "_starters"):
             self.__dict__.pop(cached, None)
 
     def documents(self) -> list[DocumentInfo]:
@@ -82,7 +82,7 @@ class TutorService:
             "store_kind": "chroma-server" if self.settings.chroma_url else "embedded",
             "collection": self.settings.collection,
             "corpus_dir": str(self.settings.corpus_dir.resolve()),
-            "answerer": self.settings.llm_model if self.settings.llm_enabled else "offline",
+            "answerer": self.generator.name,
         }
 
     # --- answering ---------------------------------------------------------------------------------
@@ -93,32 +93,36 @@ class TutorService:
 
     @cached_property
     def generator(self) -> Generator:
-        """The LLM when a key is configured, else the offline composer."""
-        if self.settings.llm_enabled:
-            from tutor.llm import OpenAICompatibleGenerator  # langchain-openai: only when configured
-
-            return OpenAICompatibleGenerator(self.settings)
-        return OfflineComposer(self.retriever.queries)
+        """The answerer the settings select (tutor.answer.generators.ANSWERERS), built once."""
+        return build_generator(self.settings, self.retriever.queries)
 
     @cached_property
-    def answer_chain(self) -> AnswerChain:
-        return AnswerChain(self.retriever, self.generator, self._condense, top_k=self.settings.top_k)
+    def condenser(self) -> Condenser:
+        return choose_condenser(self.settings, self.generator)
+
+    @cached_property
+    def answer_graph(self) -> AnswerGraph:
+        return AnswerGraph(self.retriever, self.generator, self.condenser, top_k=self.settings.top_k)
 
     def ask(self, question: str, history: Sequence[Turn] = ()) -> Answer:
         """Answer one question (with the conversation so far, oldest turn first)."""
-        return self.answer_chain.invoke(question, history)
+        return self.answer_graph.invoke(question, history)
 
     def ask_stream(self, question: str, history: Sequence[Turn] = ()) -> AnswerStream:
         """Like ask, streaming: iterate for text deltas, then read `.answer` (an AnswerStream)."""
-        return self.answer_chain.stream(question, history)
+        return self.answer_graph.stream(question, history)
 
-    def _condense(self, history: Sequence[Turn], question: str) -> str:
-        if self.settings.llm_enabled:
-            from tutor.llm import condense_with_llm
-
-            # The deterministic rewrite is the fallback when the model is unreachable or confused.
-            return condense_with_llm(self.settings, history, question, fallback=condense_offline)
-        return condense_offline(history, question)
+    def starters(self, limit: int = 4) -> list[str]:
+        """Suggested first questions, drawn from the indexed course's headings (for an empty chat).
+        Recomputed only when the index changes: the last-ingest stamp and the chunk count change with
+        every upload, replacement or deletion, also by another process."""
+        chunks = self.store.count()
+        key = (self.store.last_ingest() or "", chunks, limit)
+        cached = self.__dict__.get("_starters")
+        if cached is None or cached[0] != key:
+            cached = (key, starter_questions(self.store.all_chunks(), limit=limit) if chunks else [])
+            self.__dict__["_starters"] = cached
+        return list(cached[1])
 
     def _index_changed(self) -> None:
         """Hook for caches derived from the index (the lexical index in retrieval)."""

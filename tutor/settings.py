@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     # --- retrieval ------------------------------------------------------------------------------
     top_k: int = Field(5, ge=1, le=20, description="Passages given to the answerer.")
 
+    # --- answering -------------------------------------------------------------------------------
+    answerer: str | None = Field(
+        None, description="offline, openai or scripted (tests); default: openai with OPENAI_API_KEY, else offline."
+    )
+
     # --- language model (OpenAI-compatible); unset key => offline answerer ----------------------
     openai_api_key: str | None = Field(None, validation_alias=AliasChoices("OPENAI_API_KEY", "openai_api_key"))
     openai_base_url: str | None = Field(
@@ -66,7 +71,7 @@ class Settings(BaseSettings):
     instructor_password: str | None = Field(None, description="Enables the Library page when set.")
     upload_max_mb: float = Field(20.0, gt=0, description="Largest file an instructor may upload.")
 
-    @field_validator("chroma_url", "embedding_base_url", "openai_base_url", "openai_api_key", "embedding_api_key",
+    @field_validator("answerer", "chroma_url", "embedding_base_url", "openai_base_url", "openai_api_key", "embedding_api_key",
                      "instructor_password", "embedding_model")
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
@@ -92,8 +97,8 @@ class Settings(BaseSettings):
 
     @property
     def llm_enabled(self) -> bool:
-        """An LLM is used only when a key is configured; otherwise the offline answerer runs."""
-        return bool(self.openai_api_key)
+        """True when answers come from the OpenAI-compatible endpoint (see tutor.answer.generators)."""
+        return (self.answerer or ("openai" if self.openai_api_key else "offline")) == "openai"
 
     @property
     def embedding_model_path(self) -> str:

@@ -7,7 +7,6 @@ import streamlit as st
 from tutor_ui import resources
 from tutor_ui.chat import (ChatEntry, answer_question, ask_later, conversation, conversation_markdown, new_chat,
                            render_answer, render_feedback, render_user, take_pending)
-from tutor_ui.starters import cached_starters
 from tutor_ui.text import escape_markdown
 
 tutor = resources.service()
@@ -30,7 +29,7 @@ st.caption(f"Answers come only from the course materials, with numbered sources.
 question = st.chat_input("Ask a question about the course") or take_pending()
 
 if not messages and not question:
-    starters = cached_starters(tutor)
+    starters = tutor.starters()
     if starters:
         st.markdown("**Not sure where to start? Try one of these:**")
         with st.container(horizontal=True):

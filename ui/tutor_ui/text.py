@@ -15,6 +15,8 @@ import string
 from itertools import groupby
 from collections.abc import Iterable, Iterator
 
+from tutor.text import split_sentences
+
 _ALL_PUNCTUATION = set(string.punctuation)
 # In a model's answer: '[' ']' (links, images, Streamlit directives), '<' '>' (tags, autolinks), '$'
 # (LaTeX), '\' (so a model cannot undo our escapes), ':' and '@' (GFM turns bare "https://..." and
@@ -53,7 +55,6 @@ def model_markdown_stream(deltas: Iterable[str]) -> Iterator[str]:
             yield model_markdown(text[:cut])
     if pending:
         yield model_markdown(pending)
-
 
 
 def highlight_spans(text: str, quote: str) -> list[tuple[int, int]]:
@@ -99,8 +100,9 @@ def _escape_all(text: str) -> str:
 
 
 def _sentences(quote: str) -> list[str]:
-    parts = re.split(r"(?<=[.!?…])[\"”’)]*\s+|\n+", quote.strip())
-    return [p.strip().strip("\"“”'‘’").strip() for p in parts if p and p.strip(" .\"“”'‘’")]
+    """The quote's sentences (split as the answerer split the passage), without enclosing quote marks."""
+    parts = (p.strip().strip("\"“”'‘’").strip() for p in split_sentences(quote))
+    return [p for p in parts if p.strip(" .")]
 
 
 def _merge(spans: list[tuple[int, int]], text: str) -> list[tuple[int, int]]:

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from evals.data import LETTERS
-from evals.text import strip_citations
+from tutor.text import strip_citations
 
 # Two options whose support differs by less than this are a tie: the answer does not choose. (Chosen
 # on the chapter 6/8 dev items: wider margins turned right picks into ties, none into wrong ones.)

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from langchain_core.embeddings import Embeddings
 
 from evals.metrics.faithfulness.base import ClaimVerdict, FaithfulnessScorer, SentenceVerdict
-from evals.text import strip_citations, words
+from tutor.text import strip_citations, words
 from tutor.settings import Settings
 
 ScorerKind = Literal["offline", "llm"]

@@ -51,10 +51,10 @@ class LLMJudge:
     threshold = LLM_THRESHOLD
 
     def __init__(self, settings: Settings) -> None:
-        if not settings.llm_enabled:
+        if not settings.openai_api_key:
             raise ConfigurationError("The LLM judge needs an endpoint: set OPENAI_API_KEY (and OPENAI_BASE_URL "
                                      "for a local server), or use --scorer offline.")
-        from tutor.llm import chat_model  # langchain-openai: only when the judge is used
+        from tutor.answer.generators.openai import chat_model  # langchain-openai: only when the judge is used
 
         self.settings = settings
         self.model = chat_model(settings, streaming=False, max_tokens=MAX_JUDGE_TOKENS)

@@ -24,7 +24,7 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from evals.metrics.faithfulness.base import SentenceVerdict
-from evals.text import (FIRST_PERSON, content_stems, months, names, numbers, split_sentences, stems,
+from tutor.text import (FIRST_PERSON, claim_stems, months, names, numbers, split_sentences, stems,
                         strip_citations, words)
 
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
@@ -168,7 +168,7 @@ class OfflineScorer:
     def _features(self, unit: str, evidence: _Evidence) -> dict[str, float]:
         text = strip_citations(unit)
         unit_words = words(text)
-        unit_stems = content_stems(text)
+        unit_stems = claim_stems(text)
         novel_content = sum(s not in evidence.stems for s in unit_stems)
         return {
             "word_overlap": sum(w in evidence.words for w in unit_words) / len(unit_words) if unit_words else 0.0,

@@ -4,16 +4,86 @@ one?" means nothing to a search engine; "what about operant conditioning?" does.
 Offline the rewrite is deterministic: an ordinal ("the second one") picks the item of that rank
 from the previous answer's list (numbered or bulleted lines, bold terms) or from a list in the
 previous question; a pronoun ("why does that happen?") is replaced by the topic of the previous
-question. With an LLM configured, the model rewrites instead (tutor.llm.condense_with_llm).
+question. With an LLM answerer, the same endpoint rewrites instead (`LLMCondenser`), falling back
+to the deterministic rewrite. The condenser is chosen once, with the generator (`choose_condenser`).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
 
-from tutor.compose import CITATION, content_stems
 from tutor.models import Turn
+from tutor.text import CITATION, content_stems, strip_citations
+
+if TYPE_CHECKING:
+    from tutor.answer.generators import Generator
+    from tutor.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+# Condensing is a small side step: it gets less time and no retries, and falls back to the question.
+CONDENSE_TIMEOUT = 10.0
+CONDENSE_MAX_TOKENS = 120
+
+
+class Condenser(Protocol):
+    def condense(self, history: Sequence[Turn], question: str) -> str:
+        """`question` as a standalone question, given the conversation so far (oldest turn first)."""
+        ...
+
+
+class OfflineCondenser:
+    """The deterministic rewrite: ordinals and pronouns resolved from the previous turns."""
+
+    def condense(self, history: Sequence[Turn], question: str) -> str:
+        return condense_offline(history, question)
+
+
+class LLMCondenser:
+    """The model rewrites the follow-up; any failure (unreachable endpoint, an answer instead of a
+    question) falls back to the offline rewrite: retrieval still works, just less precisely."""
+
+    def __init__(self, settings: Settings, fallback: Condenser | None = None) -> None:
+        from tutor.answer.generators.openai import chat_model  # langchain-openai: only when chosen
+
+        self.fallback = fallback or OfflineCondenser()
+        self._model = chat_model(settings, streaming=False, max_tokens=CONDENSE_MAX_TOKENS,
+                                 timeout=min(settings.llm_timeout, CONDENSE_TIMEOUT))
+
+    def condense(self, history: Sequence[Turn], question: str) -> str:
+        if not history or not question.strip():
+            return question
+        from tutor.answer.prompts import condense_messages
+
+        try:
+            rewritten = standalone_question(self._model.invoke(condense_messages(history, question)).content,
+                                            question)
+        except Exception as exc:  # an unreachable or confused endpoint must not block the answer
+            logger.info("condensing the follow-up failed (%s); using it as asked", type(exc).__name__)
+            rewritten = None
+        return self.fallback.condense(history, question) if rewritten is None else rewritten
+
+
+def choose_condenser(settings: Settings, generator: Generator) -> Condenser:
+    """The LLM rewrites follow-ups when it also writes the answers; otherwise the offline rewrite."""
+    return LLMCondenser(settings) if generator.uses_llm else OfflineCondenser()
+
+
+def standalone_question(reply: object, question: str) -> str | None:
+    """The model's rewrite, or None when the reply is not a plausible question."""
+    if not isinstance(reply, str):
+        return None
+    lines = [line.strip() for line in reply.strip().splitlines() if line.strip()]
+    if not lines:
+        return None
+    rewritten = lines[0].removeprefix("Standalone question:").strip().strip('"“”').strip()
+    # A long or cited reply is an answer, not a rewritten question.
+    if not rewritten or len(rewritten) > max(300, 3 * len(question)) or CITATION.search(rewritten):
+        return None
+    return rewritten
 
 _ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7,
              "eighth": 8, "ninth": 9, "tenth": 10, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4, "5th": 5,
@@ -32,7 +102,6 @@ _QUESTION_FRAME = re.compile(
     re.IGNORECASE)
 _NUMBERED_LINE = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s+(.+)$", re.MULTILINE)
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
-_CITATION = re.compile(r"\s*" + CITATION.pattern)  # with the space before it
 _CONTEXT_TURNS = 8  # how far back a chain of follow-ups is followed
 _SERIES = re.compile(r"([^,:;]+(?:,\s*[^,:;]+)+,?\s+(?:and|or)\s+[^,.;?]+)")
 
@@ -86,7 +155,7 @@ def condense_offline(history: Sequence[Turn], question: str) -> str:
 def question_topic(question: str) -> str:
     """What a question is about, without its question frame: "What is the serial position
     effect?" → "the serial position effect"."""
-    text = _CITATION.sub("", question).strip().rstrip("?.! ")
+    text = strip_citations(question).rstrip("?.! ")
     match = _QUESTION_FRAME.match(text)
     rest = text[match.end():] if match else text
     article = (match.group(6) or "") if match else ""
@@ -99,7 +168,7 @@ def question_topic(question: str) -> str:
 def list_items(text: str) -> list[str]:
     """The items of the first list in a text: numbered or bulleted lines, else bold terms, else a
     written series ("A, B, and C")."""
-    text = _CITATION.sub("", text)
+    text = strip_citations(text)
     lines = [_item_name(m.group(1)) for m in _NUMBERED_LINE.finditer(text)]
     lines = [line for line in lines if line]
     if len(lines) >= 2:

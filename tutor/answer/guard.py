@@ -1,5 +1,8 @@
 """The grounding guard: decides whether the course materials can answer a question at all.
 
+The graph's guard node calls `check`; each signal (the policy, the relevance threshold, and next a
+classifier) is one function here returning a reason or None, combined in `check`.
+
 Two checks. A small explicit policy catches requests that retrieval similarity alone would let
 through because the book touches the topic (a dosage question lands near the chapter on drug
 therapies; "ignore your instructions" is not a course question however similar it looks). Then a
@@ -14,8 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from tutor.compose import heading_label
 from tutor.models import Passage
+from tutor.text import heading_label
 
 RefusalReason = Literal["prompt_injection", "medical_advice", "coding_request", "not_in_course"]
 
@@ -81,18 +84,23 @@ def policy_reason(question: str) -> RefusalReason | None:
     return None
 
 
+def relevance_reason(question: str, passages: Sequence[Passage], config: GuardConfig) -> RefusalReason | None:
+    """"not_in_course" when no retrieved passage is close enough to the question."""
+    best = max((p.dense_score for p in passages if p.dense_score is not None), default=None)
+    long_question = len(question.split()) >= config.long_question_words
+    floor = config.long_question_relevance if long_question else config.min_top_relevance
+    if not passages or (best is not None and best < floor):
+        return "not_in_course"
+    return None
+
+
 def check(question: str, passages: Sequence[Passage], nearest: Sequence[Passage],
           config: GuardConfig = GuardConfig(), *, typed: str | None = None) -> GuardDecision:
     """Refuse by policy, or when no retrieved passage is relevant enough; otherwise let it through.
     `passages` are those above the retriever's threshold, `nearest` the best regardless of it;
     `typed` is what the student wrote when `question` is a condensed rewrite of it."""
-    reason = policy_reason(question) or (policy_reason(typed) if typed else None)
-    if reason is None:
-        best = max((p.dense_score for p in passages if p.dense_score is not None), default=None)
-        long_question = len(question.split()) >= config.long_question_words
-        floor = config.long_question_relevance if long_question else config.min_top_relevance
-        if not passages or (best is not None and best < floor):
-            reason = "not_in_course"
+    reason = (policy_reason(question) or (policy_reason(typed) if typed else None)
+              or relevance_reason(question, passages, config))
     if reason is None:
         return GuardDecision(refused=False)
     return GuardDecision(refused=True, reason=reason, message=refusal_message(reason, nearest, config.nearest_sections))

@@ -15,47 +15,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import Stemmer
-from bm25s.stopwords import STOPWORDS_EN_PLUS
 
-from tutor.chunking import SECTION_SEPARATOR
 from tutor.models import Passage, Turn
 from tutor.retrieve import Query, QueryEmbeddingCache
+from tutor.text import content_stems, split_sentences, strip_citations
 
 LEAD_IN = "Here is what the course materials say:"
-
-# A sentence ends at . ! ? (maybe closed by a quote or bracket) or after a citation "[2]", when a
-# capital follows; "et al. (2007)" and "2.5 mg" do not end one.
-_SENTENCE_END = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"”’)])|(?<=\]))\s+(?=[\"“(]?[A-Z])")
-_WORD = re.compile(r"[A-Za-z][A-Za-z'-]+")
-_MARKUP = re.compile(r"\*\*|__|`|^#+\s*|^\s*(?:[-*+•]|\d+[.)])\s+", re.MULTILINE)
-# A citation as answers write it: "[2]" or "[1, 3]" (the numbers captured). One pattern for the package.
-CITATION = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
-_STOPWORDS = frozenset(STOPWORDS_EN_PLUS)
-_STEMMER = Stemmer.Stemmer("english")
-
-
-def split_sentences(text: str) -> list[str]:
-    """Sentences of a passage or an answer: lines first (list items, paragraphs), then sentence ends."""
-    sentences: list[str] = []
-    for line in text.splitlines():
-        line = _MARKUP.sub("", line).strip()
-        if line:
-            sentences.extend(s.strip() for s in _SENTENCE_END.split(line) if s.strip())
-    return sentences
-
-
-def heading_label(title: str, section: str) -> str:
-    """Where a passage sits, for people: "Memory 8.1 — How Memory Functions › Encoding". The
-    section path starts with the document's own heading, which the title already says."""
-    parts = [p for p in section.split(SECTION_SEPARATOR) if p and p not in title]
-    return SECTION_SEPARATOR.join([title, *parts])
-
-
-def content_stems(text: str) -> set[str]:
-    """Stemmed content words, for overlap between a question, answer sentences and passages."""
-    words = [w.lower() for w in _WORD.findall(text)]
-    return set(_STEMMER.stemWords([w for w in words if w not in _STOPWORDS and len(w) > 2]))
 
 
 @dataclass(frozen=True)
@@ -70,6 +35,7 @@ class OfflineComposer:
     """Generator "offline": extractive, deterministic, every sentence cited."""
 
     name = "offline"
+    uses_llm = False
 
     def __init__(self, queries: QueryEmbeddingCache, *, max_sentences: int = 4, max_candidates: int = 8,
                  max_passages: int = 5, redundancy: float = 0.8, min_score: float = 0.25,
@@ -163,11 +129,15 @@ class OfflineComposer:
                 overlap = len(stems & question_stems) / (len(question_stems) or 1)
                 # A sentence naming one of the pasted options in full is likely the one that settles it.
                 overlap += self.choice_bonus * any(choice <= stems for choice in choice_stems)
-                found.append(_Candidate(p_index, position, CITATION.sub("", sentence).strip(), overlap))
+                found.append(_Candidate(p_index, position, strip_citations(sentence), overlap))
         # Bounded work: only the sentences sharing most words with the question are embedded (on
         # the dev set, embedding 16 instead of 8 cost twice the time and found no more answers).
         by_overlap = sorted(range(len(found)), key=lambda i: (-found[i].overlap, i))
         return [found[i] for i in sorted(by_overlap[:self.max_candidates])]
+
+
+    def declined(self, text: str) -> bool:
+        return False  # it answers with passage sentences or not at all (an empty answer)
 
 
 def _cite(sentence: str, n: int) -> str:

@@ -1,4 +1,4 @@
-"""The OpenAI-compatible answer generator and follow-up condenser, through langchain-openai.
+"""Generator "openai": any OpenAI-compatible chat-completions endpoint, through langchain-openai.
 
 Any chat-completions endpoint works (OpenAI, vLLM, Ollama, llama.cpp server): settings give the key
 (OPENAI_API_KEY), the endpoint (OPENAI_BASE_URL), the model (TUTOR_LLM_MODEL), the per-request
@@ -6,7 +6,11 @@ timeout (TUTOR_LLM_TIMEOUT) and the retry budget (TUTOR_LLM_MAX_RETRIES).
 
 Retries happen only until the first piece of text arrives: retrying later would send the reader the
 same opening twice. The client's own retries are off (max_retries=0) because it waits up to a minute
-on Retry-After and its total wait is not bounded; tenacity does it here with a cap on both.
+on Retry-After and its total wait is not bounded; tenacity does it here with a cap on both. The
+clock (`sleep`, `now`) is injected so the retry policy is tested without waiting.
+
+Seam for answer deadlines: `_start` (before the first token) and the loop in `stream` (between
+tokens) are the two places a per-answer deadline would be checked.
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ import email.utils
 import itertools
 import logging
 import math
-import re
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import cast
@@ -25,10 +28,9 @@ from langchain_core.messages import BaseMessage, BaseMessageChunk
 from langchain_openai import ChatOpenAI
 from tenacity import RetryCallState, Retrying, retry_if_exception, wait_random_exponential
 
-from tutor.errors import GenerationError
-from tutor.generate import GenerationInterrupted
+from tutor.answer.prompts import answer_messages, declined
+from tutor.errors import GenerationError, GenerationInterrupted
 from tutor.models import Passage, Turn
-from tutor.prompts import answer_messages, condense_messages
 from tutor.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -39,10 +41,6 @@ MAX_RETRY_AFTER = 20.0
 MAX_TOTAL_WAIT = 30.0
 # A runaway model must not stream forever; a tutor answer is a few sentences.
 MAX_ANSWER_TOKENS = 1024
-# Condensing is a small side step: it gets less time and no retries, and falls back to the question.
-CONDENSE_TIMEOUT = 10.0
-CONDENSE_MAX_TOKENS = 120
-_CITED = re.compile(r"\[\d+\]")
 _LOST = "The connection to the language model was lost mid-answer; the answer below is incomplete."
 
 _Chunks = Generator[BaseMessageChunk, None, None]
@@ -67,12 +65,17 @@ def chat_model(settings: Settings, *, streaming: bool, max_tokens: int, timeout:
 class OpenAICompatibleGenerator:
     """Streams an answer from a chat-completions endpoint, citing the numbered passages as [n]."""
 
+    uses_llm = True
+
     def __init__(self, settings: Settings, *, max_retry_after: float = MAX_RETRY_AFTER,
-                 max_total_wait: float = MAX_TOTAL_WAIT) -> None:
+                 max_total_wait: float = MAX_TOTAL_WAIT, sleep: Callable[[float], None] = time.sleep,
+                 now: Callable[[], float] = time.time) -> None:
         self.settings = settings
         self.name = settings.llm_model
         self.max_retry_after = max_retry_after
         self.max_total_wait = max_total_wait
+        self._sleep = sleep
+        self._now = now  # wall-clock time, for a Retry-After given as an HTTP date
         self._model = chat_model(settings, streaming=True, max_tokens=MAX_ANSWER_TOKENS)
         self._backoff = wait_random_exponential(multiplier=0.5, max=8)
 
@@ -103,7 +106,7 @@ class OpenAICompatibleGenerator:
     def _start(self, messages: list[BaseMessage]) -> tuple[_Chunks, list[BaseMessageChunk]]:
         """Open the stream and read up to its first text, retrying transient failures."""
         retrying = Retrying(retry=retry_if_exception(self._transient), wait=self._wait, stop=self._stop,
-                            before_sleep=_log_retry, reraise=True)
+                            before_sleep=_log_retry, sleep=self._sleep, reraise=True)
         try:
             for attempt in retrying:
                 with attempt:
@@ -129,19 +132,22 @@ class OpenAICompatibleGenerator:
             raise
         return stream, head
 
+    def declined(self, text: str) -> bool:
+        return declined(text)
+
     def _transient(self, exc: BaseException) -> bool:
         if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
             return True
         status = _status(exc)
         if status == 429:
-            hinted = _retry_after(exc)
+            hinted = _retry_after(exc, self._now)
             return hinted is None or hinted <= self.max_retry_after
         return status is not None and (status in (408, 409) or status >= 500)
 
     def _wait(self, state: RetryCallState) -> float:
         """The server's Retry-After when it sent one (already checked against the cap), else backoff."""
         exc = state.outcome.exception() if state.outcome else None
-        hinted = _retry_after(exc) if exc else None
+        hinted = _retry_after(exc, self._now) if exc else None
         return max(hinted, 0.0) if hinted is not None else self._backoff(state)
 
     def _stop(self, state: RetryCallState) -> bool:
@@ -163,7 +169,7 @@ class OpenAICompatibleGenerator:
                     "and that the server is running.")
         status = _status(exc)
         if status == 429:
-            hinted = _retry_after(exc)
+            hinted = _retry_after(exc, self._now)
             if hinted is not None and hinted > self.max_retry_after:
                 return (f"The language model service is busy and asked the tutor to wait {hinted:g} s, longer "
                         f"than it waits ({self.max_retry_after:g} s); please try again later.")
@@ -189,39 +195,6 @@ class OpenAICompatibleGenerator:
         return _LOST
 
 
-def condense_with_llm(settings: Settings, history: Sequence[Turn], question: str,
-                      fallback: Callable[[Sequence[Turn], str], str] | None = None) -> str:
-    """Rewrite a follow-up ("and the second one?") as a standalone question using the chat history.
-    Any failure (unreachable endpoint, an answer instead of a question) returns `fallback(history,
-    question)` if given, else the question unchanged: retrieval still works, just less precisely."""
-    if not history or not question.strip():
-        return question
-    try:
-        model = chat_model(settings, streaming=False, max_tokens=CONDENSE_MAX_TOKENS,
-                           timeout=min(settings.llm_timeout, CONDENSE_TIMEOUT))
-        rewritten = standalone_question(model.invoke(condense_messages(history, question)).content, question)
-    except Exception as exc:  # an unreachable or confused endpoint must not block the answer
-        logger.info("condensing the follow-up failed (%s); using it as asked", type(exc).__name__)
-        rewritten = None
-    if rewritten is None:
-        return fallback(history, question) if fallback else question
-    return rewritten
-
-
-def standalone_question(reply: object, question: str) -> str | None:
-    """The model's rewrite, or None when the reply is not a plausible question."""
-    if not isinstance(reply, str):
-        return None
-    lines = [line.strip() for line in reply.strip().splitlines() if line.strip()]
-    if not lines:
-        return None
-    rewritten = lines[0].removeprefix("Standalone question:").strip().strip('"“”').strip()
-    # A long or cited reply is an answer, not a rewritten question.
-    if not rewritten or len(rewritten) > max(300, 3 * len(question)) or _CITED.search(rewritten):
-        return None
-    return rewritten
-
-
 def _text(chunk: BaseMessageChunk) -> str:
     return chunk.content if isinstance(chunk.content, str) else ""
 
@@ -230,7 +203,7 @@ def _status(exc: BaseException) -> int | None:
     return exc.status_code if isinstance(exc, openai.APIStatusError) else None
 
 
-def _retry_after(exc: BaseException) -> float | None:
+def _retry_after(exc: BaseException, now: Callable[[], float] = time.time) -> float | None:
     """Seconds the server asked us to wait (Retry-After-Ms, Retry-After seconds or HTTP date)."""
     if not isinstance(exc, openai.APIStatusError):
         return None
@@ -243,7 +216,7 @@ def _retry_after(exc: BaseException) -> float | None:
             seconds = float(value) * scale
         except ValueError:
             parsed = email.utils.parsedate_tz(value)
-            seconds = float(email.utils.mktime_tz(parsed) - time.time()) if parsed else math.nan
+            seconds = float(email.utils.mktime_tz(parsed) - now()) if parsed else math.nan
         return seconds if math.isfinite(seconds) else None
     return None
 
