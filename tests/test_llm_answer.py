@@ -129,7 +129,7 @@ def test_a_failed_condense_falls_back_to_the_offline_rewrite(llm_service, fake_l
 
 
 def test_the_models_not_in_materials_reply_is_a_refusal(llm_service, fake_llm: FakeLLMServer) -> None:
-    from tutor.prompts import NOT_IN_MATERIALS
+    from tutor.answer.prompts import NOT_IN_MATERIALS
 
     fake_llm.enqueue(Reply(NOT_IN_MATERIALS))
     answer = llm_service.ask("What does the course say about encoding and the weather?")

@@ -5,18 +5,17 @@ condenser, and the OpenAI-compatible embeddings endpoint."""
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.support.fake_llm_server import FakeLLMServer, Reply, fake_llm, hashed_embedding, tokens_of  # noqa: F401
 from tests.support.processes import free_port
-from tutor.errors import GenerationError
-from tutor.generate import GenerationInterrupted
-from tutor.llm import OpenAICompatibleGenerator, condense_with_llm
+from tutor.answer.condense import LLMCondenser, OfflineCondenser
+from tutor.answer.generators.openai import OpenAICompatibleGenerator
+from tutor.errors import GenerationError, GenerationInterrupted
 from tutor.models import Chunk, Passage, Turn
-from tutor.prompts import MAX_HISTORY_MESSAGES, NOT_IN_MATERIALS
+from tutor.answer.prompts import MAX_HISTORY_MESSAGES, NOT_IN_MATERIALS
 from tutor.settings import Settings
 
 pytestmark = pytest.mark.timeout(60)
@@ -44,18 +43,37 @@ PASSAGES = [
 ]
 
 
+class Clock:
+    """The generator's injected clock: records the waits between attempts instead of sleeping, so
+    the retry policy is checked exactly and without wall-clock bounds."""
+
+    def __init__(self, now: float = 1_700_000_000.0) -> None:
+        self.sleeps: list[float] = []
+        self._now = now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(round(seconds, 3))
+        self._now += seconds
+
+    def now(self) -> float:
+        return self._now
+
+
+def generator_for(settings: Settings, clock: Clock, **options: float) -> OpenAICompatibleGenerator:
+    return OpenAICompatibleGenerator(settings, sleep=clock.sleep, now=clock.now, **options)
+
+
 def collect(generator: OpenAICompatibleGenerator, question: str = "What is encoding?",
             passages: list[Passage] = PASSAGES, history: list[Turn] | None = None,
-            ) -> tuple[list[str], GenerationError | None, float]:
-    """Consume a stream fully: the pieces, the error it ended with (if any) and the elapsed time."""
+            ) -> tuple[list[str], GenerationError | None]:
+    """Consume a stream fully: the pieces and the error it ended with (if any)."""
     pieces: list[str] = []
-    started = time.monotonic()
     try:
         for piece in generator.stream(question, passages, history or []):
             pieces.append(piece)
     except GenerationError as exc:
-        return pieces, exc, time.monotonic() - started
-    return pieces, None, time.monotonic() - started
+        return pieces, exc
+    return pieces, None
 
 
 def assert_reader_message(error: GenerationError | None, *fragments: str) -> None:
@@ -86,7 +104,7 @@ def test_tokens_arrive_while_the_server_is_still_writing(fake_llm: FakeLLMServer
 
 
 def test_the_prompt_fences_passages_as_data_and_asks_for_citations(fake_llm: FakeLLMServer) -> None:
-    pieces, error, _ = collect(OpenAICompatibleGenerator(llm_settings(fake_llm)))
+    pieces, error = collect(OpenAICompatibleGenerator(llm_settings(fake_llm)))
     assert error is None and pieces
 
     body = fake_llm.chat_requests[-1].body
@@ -128,64 +146,79 @@ def test_chat_history_goes_in_as_earlier_messages_bounded(fake_llm: FakeLLMServe
 
 def test_a_timeout_is_retried_and_then_succeeds(fake_llm: FakeLLMServer) -> None:
     fake_llm.enqueue(Reply.hang(10), Reply("Encoding comes first [1]."))
-    pieces, error, elapsed = collect(OpenAICompatibleGenerator(llm_settings(fake_llm, llm_timeout=0.5)))
+    clock = Clock()
+    pieces, error = collect(generator_for(llm_settings(fake_llm, llm_timeout=0.5), clock))
     assert error is None and "".join(pieces) == "Encoding comes first [1]."
-    assert len(fake_llm.chat_requests) == 2 and elapsed < 5
+    assert len(fake_llm.chat_requests) == 2
+    assert len(clock.sleeps) == 1 and 0 <= clock.sleeps[0] <= 8  # one backoff, within its cap
 
 
 @pytest.mark.timeout(20)
 def test_a_server_that_never_answers_gives_a_clear_message_not_a_hang(fake_llm: FakeLLMServer) -> None:
     fake_llm.enqueue(*[Reply.hang(30)] * 3)
-    generator = OpenAICompatibleGenerator(llm_settings(fake_llm, llm_timeout=0.5, llm_max_retries=1))
-    pieces, error, elapsed = collect(generator)
+    clock = Clock()
+    generator = generator_for(llm_settings(fake_llm, llm_timeout=0.5, llm_max_retries=1), clock)
+    pieces, error = collect(generator)
     assert pieces == [] and isinstance(error, GenerationInterrupted)
     assert_reader_message(error, "did not respond within 0.5 s", "tried 2 times", "TUTOR_LLM_TIMEOUT")
-    assert len(fake_llm.chat_requests) == 2 and elapsed < 6
+    assert len(fake_llm.chat_requests) == 2 and len(clock.sleeps) == 1
 
 
 def test_429_waits_for_retry_after_then_succeeds(fake_llm: FakeLLMServer) -> None:
     fake_llm.enqueue(Reply.rate_limited(retry_after=1), Reply("Storage keeps it [2]."))
-    pieces, error, elapsed = collect(OpenAICompatibleGenerator(llm_settings(fake_llm)))
+    clock = Clock()
+    pieces, error = collect(generator_for(llm_settings(fake_llm), clock))
     assert error is None and "".join(pieces) == "Storage keeps it [2]."
-    first, second = fake_llm.chat_requests
-    assert second.received_at - first.received_at >= 0.95  # the server's Retry-After was honoured
-    assert elapsed < 5
+    assert len(fake_llm.chat_requests) == 2
+    assert clock.sleeps == [1.0]  # the server's Retry-After was honoured, exactly
+
+
+def test_a_retry_after_date_is_read_against_the_clock(fake_llm: FakeLLMServer) -> None:
+    clock = Clock(now=1_700_000_000.0)  # Tue, 14 Nov 2023 22:13:20 GMT
+    fake_llm.enqueue(Reply.rate_limited(retry_after="Tue, 14 Nov 2023 22:13:23 GMT"), Reply("Storage [2]."))
+    pieces, error = collect(generator_for(llm_settings(fake_llm), clock))
+    assert error is None and "".join(pieces) == "Storage [2]."
+    assert clock.sleeps == [3.0]
 
 
 def test_429_until_retries_run_out_says_the_service_is_busy(fake_llm: FakeLLMServer) -> None:
     fake_llm.enqueue(*[Reply.rate_limited(retry_after=0.2)] * 3)
-    pieces, error, _ = collect(OpenAICompatibleGenerator(llm_settings(fake_llm, llm_max_retries=2)))
+    clock = Clock()
+    pieces, error = collect(generator_for(llm_settings(fake_llm, llm_max_retries=2), clock))
     assert pieces == [] and isinstance(error, GenerationInterrupted)
     assert_reader_message(error, "busy", "HTTP 429", "tried 3 times")
-    assert len(fake_llm.chat_requests) == 3
+    assert len(fake_llm.chat_requests) == 3 and clock.sleeps == [0.2, 0.2]
 
 
 def test_429_asking_for_longer_than_the_cap_is_not_waited_for(fake_llm: FakeLLMServer) -> None:
     fake_llm.enqueue(Reply.rate_limited(retry_after=3600))
-    pieces, error, elapsed = collect(OpenAICompatibleGenerator(llm_settings(fake_llm)))
+    clock = Clock()
+    pieces, error = collect(generator_for(llm_settings(fake_llm), clock))
     assert pieces == [] and isinstance(error, GenerationInterrupted)
     assert_reader_message(error, "3600 s", "try again later")
-    assert len(fake_llm.chat_requests) == 1 and elapsed < 2
+    assert len(fake_llm.chat_requests) == 1 and clock.sleeps == []  # not waited for
 
 
 def test_total_waiting_is_bounded_even_with_retries_left(fake_llm: FakeLLMServer) -> None:
     fake_llm.enqueue(*[Reply.rate_limited(retry_after=1)] * 6)
-    generator = OpenAICompatibleGenerator(llm_settings(fake_llm, llm_max_retries=5), max_total_wait=1.5)
-    _, error, elapsed = collect(generator)
+    clock = Clock()
+    generator = generator_for(llm_settings(fake_llm, llm_max_retries=5), clock, max_total_wait=1.5)
+    _, error = collect(generator)
     assert isinstance(error, GenerationInterrupted)
-    assert len(fake_llm.chat_requests) == 2 and elapsed < 3  # a second 1 s wait would pass the 1.5 s budget
+    # A second 1 s wait would pass the 1.5 s budget.
+    assert len(fake_llm.chat_requests) == 2 and clock.sleeps == [1.0]
 
 
 def test_a_500_is_retried_and_then_succeeds(fake_llm: FakeLLMServer) -> None:
     fake_llm.enqueue(Reply.server_error(500), Reply.server_error(503), Reply("Retrieval gets it back [3]."))
-    pieces, error, _ = collect(OpenAICompatibleGenerator(llm_settings(fake_llm)))
+    pieces, error = collect(OpenAICompatibleGenerator(llm_settings(fake_llm)))
     assert error is None and "".join(pieces) == "Retrieval gets it back [3]."
     assert len(fake_llm.chat_requests) == 3
 
 
 def test_500_until_retries_run_out_gives_a_clear_message(fake_llm: FakeLLMServer) -> None:
     fake_llm.enqueue(*[Reply.server_error(500)] * 3)
-    pieces, error, _ = collect(OpenAICompatibleGenerator(llm_settings(fake_llm, llm_max_retries=1)))
+    pieces, error = collect(OpenAICompatibleGenerator(llm_settings(fake_llm, llm_max_retries=1)))
     assert pieces == [] and isinstance(error, GenerationInterrupted)
     assert_reader_message(error, "HTTP 500", "tried 2 times")
     assert len(fake_llm.chat_requests) == 2
@@ -194,17 +227,18 @@ def test_500_until_retries_run_out_gives_a_clear_message(fake_llm: FakeLLMServer
 def test_nothing_listening_says_where_it_tried(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{free_port()}/v1"
     settings = Settings(openai_api_key="test", openai_base_url=url, llm_timeout=1.0, llm_max_retries=1)
-    pieces, error, elapsed = collect(OpenAICompatibleGenerator(settings))
+    clock = Clock()
+    pieces, error = collect(generator_for(settings, clock))
     assert pieces == [] and isinstance(error, GenerationInterrupted)
     assert_reader_message(error, "Could not reach the language model", url, "OPENAI_BASE_URL")
-    assert elapsed < 10
+    assert len(clock.sleeps) == 1
 
 
 @pytest.mark.parametrize(("status", "hint"), [(401, "OPENAI_API_KEY"), (404, "TUTOR_LLM_MODEL"),
                                               (400, "refused the request")])
 def test_configuration_errors_are_not_retried(fake_llm: FakeLLMServer, status: int, hint: str) -> None:
     fake_llm.enqueue(Reply(status=status))
-    pieces, error, _ = collect(OpenAICompatibleGenerator(llm_settings(fake_llm)))
+    pieces, error = collect(OpenAICompatibleGenerator(llm_settings(fake_llm)))
     assert pieces == [] and isinstance(error, GenerationError) and not isinstance(error, GenerationInterrupted)
     assert_reader_message(error, f"HTTP {status}", hint)
     assert len(fake_llm.chat_requests) == 1
@@ -216,7 +250,7 @@ def test_configuration_errors_are_not_retried(fake_llm: FakeLLMServer, status: i
 def test_a_stream_cut_mid_answer_keeps_the_partial_text(fake_llm: FakeLLMServer) -> None:
     text = "Encoding is the first stage [1]. Storage is the second [2]."
     fake_llm.enqueue(Reply(text, cut_after=4))
-    pieces, error, _ = collect(OpenAICompatibleGenerator(llm_settings(fake_llm)))
+    pieces, error = collect(OpenAICompatibleGenerator(llm_settings(fake_llm)))
     assert "".join(pieces) == "".join(tokens_of(text)[:4])
     assert isinstance(error, GenerationInterrupted)
     assert_reader_message(error, "lost mid-answer", "incomplete")
@@ -225,23 +259,23 @@ def test_a_stream_cut_mid_answer_keeps_the_partial_text(fake_llm: FakeLLMServer)
 
 def test_a_stream_that_ends_without_finishing_is_incomplete(fake_llm: FakeLLMServer) -> None:
     fake_llm.enqueue(Reply("Encoding is the first stage [1].", cut_after=2, abrupt=False))
-    pieces, error, _ = collect(OpenAICompatibleGenerator(llm_settings(fake_llm)))
+    pieces, error = collect(OpenAICompatibleGenerator(llm_settings(fake_llm)))
     assert "".join(pieces) == "Encoding is "
     assert_reader_message(error, "incomplete")
 
 
 def test_a_stream_that_stalls_times_out_with_the_partial_text(fake_llm: FakeLLMServer) -> None:
     fake_llm.enqueue(Reply("Encoding is the first stage [1].", hold_after=2))
-    pieces, error, elapsed = collect(OpenAICompatibleGenerator(llm_settings(fake_llm, llm_timeout=0.5)))
+    pieces, error = collect(OpenAICompatibleGenerator(llm_settings(fake_llm, llm_timeout=0.5)))
     assert "".join(pieces) == "Encoding is "
     assert isinstance(error, GenerationInterrupted)
     assert_reader_message(error, "stopped responding after 0.5 s", "incomplete")
-    assert len(fake_llm.chat_requests) == 1 and elapsed < 5
+    assert len(fake_llm.chat_requests) == 1  # abandoned at the read timeout, not retried
 
 
 def test_an_answer_cut_by_the_length_limit_is_incomplete(fake_llm: FakeLLMServer) -> None:
     fake_llm.enqueue(Reply("Encoding is the first", finish_reason="length"))
-    pieces, error, _ = collect(OpenAICompatibleGenerator(llm_settings(fake_llm)))
+    pieces, error = collect(OpenAICompatibleGenerator(llm_settings(fake_llm)))
     assert "".join(pieces) == "Encoding is the first"
     assert_reader_message(error, "length limit", "incomplete")
 
@@ -259,6 +293,22 @@ def test_faults_print_nothing(fake_llm: FakeLLMServer, capfd: pytest.CaptureFixt
 
 HISTORY = [Turn("user", "What are the three stages of memory?"),
            Turn("assistant", "Encoding, storage and retrieval [1].")]
+
+
+class AsAsked:
+    """A fallback condenser that keeps the question as asked, to see when the fallback is used."""
+
+    def condense(self, history, question: str) -> str:
+        return question
+
+
+class Labelled:
+    def condense(self, history, question: str) -> str:
+        return f"{question} (after {len(history)} turns)"
+
+
+def condense_with_llm(settings: Settings, history, question: str, fallback=None) -> str:
+    return LLMCondenser(settings, fallback or AsAsked()).condense(history, question)
 
 
 def test_condense_rewrites_a_follow_up_with_the_history(fake_llm: FakeLLMServer) -> None:
@@ -283,17 +333,15 @@ def test_condense_without_history_asks_nothing(fake_llm: FakeLLMServer) -> None:
                          ids=["500", "timeout", "empty", "an-answer", "an-essay"])
 def test_condense_falls_back_to_the_question(fake_llm: FakeLLMServer, reply: Reply) -> None:
     fake_llm.enqueue(reply)
-    started = time.monotonic()
     assert condense_with_llm(llm_settings(fake_llm, llm_timeout=0.5), HISTORY, "and the second one?") \
         == "and the second one?"
-    assert time.monotonic() - started < 3
     assert len(fake_llm.chat_requests) == 1  # no retries for a side step
 
 
 def test_condense_failure_uses_the_given_fallback(fake_llm: FakeLLMServer) -> None:
     fake_llm.enqueue(Reply.server_error(500))
     rewritten = condense_with_llm(llm_settings(fake_llm), HISTORY, "and the second one?",
-                                  fallback=lambda history, question: f"{question} (after {len(history)} turns)")
+                                  fallback=Labelled())
     assert rewritten == "and the second one? (after 2 turns)"
 
 
@@ -340,3 +388,11 @@ def test_ingest_with_an_embeddings_endpoint(fake_llm: FakeLLMServer, tmp_path: P
     nearest = service.store.collection.query(query_embeddings=[query], n_results=1)
     assert nearest["metadatas"][0][0]["source"] == "sleep.md"
     assert service.ingest(quiet=True).count("unchanged") == 2  # nothing re-embedded the second time
+
+
+def test_the_llm_condenser_falls_back_to_the_offline_rewrite_by_default() -> None:
+    settings = Settings(openai_api_key="test", openai_base_url=f"http://127.0.0.1:{free_port()}/v1")
+    history = [Turn("user", "What is spontaneous recovery?"), Turn("assistant", "It is ... [1]")]
+    expected = "Why does spontaneous recovery happen?"
+    assert OfflineCondenser().condense(history, "why does it happen?") == expected
+    assert LLMCondenser(settings).condense(history, "why does it happen?") == expected
