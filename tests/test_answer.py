@@ -252,3 +252,12 @@ def test_an_unknown_answerer_is_a_clear_configuration_error(indexed_service):
                            embedder=indexed_service.embedder)
     with pytest.raises(ConfigurationError, match="TUTOR_ANSWERER='gpt5'.*offline, openai, scripted"):
         service.ask(QUESTION)
+
+
+def test_the_architecture_doc_shows_the_graph_as_the_code_draws_it():
+    from pathlib import Path
+
+    from tutor.answer.graph import mermaid
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "architecture.md").read_text(encoding="utf-8")
+    assert mermaid().strip() in doc, "regenerate it with `python -m tutor.answer.graph`"

@@ -69,3 +69,23 @@ def test_chat_ends_at_end_of_input(indexed_service):
     result = run(indexed_service, "chat", input="What is the hippocampus?\n")
     assert result.exit_code == 0, result.output
     assert result.output.count("tutor> ") == 1 and "Sources:" in result.output
+
+
+def test_ask_answers_through_the_answerer_the_settings_select(indexed_service):
+    """TUTOR_ANSWERER=scripted picks the scripted generator through the same registry as the
+    real ones; the CLI renders what it wrote, with its citation checked against the passages."""
+    from tutor.answer.generators.scripted import ScriptedGenerator
+    from tutor.service import TutorService
+
+    service = TutorService(indexed_service.settings.model_copy(update=dict(answerer="scripted")),
+                           embedder=indexed_service.embedder)
+    assert isinstance(service.generator, ScriptedGenerator)
+    service.generator.enqueue(["Encoding is the first stage of memory [2]", " and [7] is not a passage."])
+    result = run(service, "ask", "--json", "What is encoding?")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["mode"] == "scripted"
+    assert data["answer"] == "Encoding is the first stage of memory [1] and is not a passage."
+    assert [c["chunk_id"] for c in data["citations"]] == [service.generator.seen_passages[1].chunk.chunk_id]
+    status = run(service, "status", "--json")
+    assert json.loads(status.output)["answerer"] == "scripted"

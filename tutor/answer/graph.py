@@ -186,3 +186,13 @@ class AnswerStream:
         close = getattr(self._items, "close", None)
         if close is not None:
             close()
+
+
+def mermaid() -> str:
+    """The graph as a Mermaid diagram, drawn from the wiring above (docs/architecture.md shows it).
+    Drawing needs no retriever or model: the nodes are not run."""
+    return AnswerGraph(None, None, None).graph.get_graph().draw_mermaid()  # type: ignore[arg-type]
+
+
+if __name__ == "__main__":
+    print(mermaid())
