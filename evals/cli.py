@@ -101,7 +101,7 @@ def run_command(ctx: click.Context, dataset_path: Path, corpus: Path | None, out
     from evals.data import load_questions
     from evals.metrics.faithfulness import build_scorer
     from evals.report import write_reports
-    from evals.report.markdown import metric_rows
+    from evals.report.render import metric_table
     from evals.runner import RunOptions, run
     from evals.summary import check_thresholds
     from tutor.service import TutorService
@@ -119,12 +119,12 @@ def run_command(ctx: click.Context, dataset_path: Path, corpus: Path | None, out
     result = run(service, faithfulness_scorer,
                  RunOptions(dataset=dataset, corpus=corpus, limit=limit,
                             on_progress=None if quiet else _progress("questions")))
-    failures = check_thresholds(result["metrics"], thresholds)
-    result["thresholds"] = thresholds
-    result["threshold_failures"] = failures
+    failures = check_thresholds(result.metrics, thresholds)
+    result.thresholds = thresholds  # type: ignore[attr-defined]  # an extra field, kept in the JSON
+    result.threshold_failures = failures
     paths = write_reports(result, out_dir or settings.data_dir / "reports")
-    click.echo("\n".join(metric_rows(result["metrics"])))
-    click.echo(f"index {result['index']['fingerprint']}; reports: {paths['json']}, {paths['markdown'].name}, "
+    click.echo(metric_table(result))
+    click.echo(f"index {result.index['fingerprint']}; reports: {paths['json']}, {paths['markdown'].name}, "
                f"{paths['html'].name}")
     for failure in failures:
         click.echo(f"BELOW THRESHOLD {failure}", err=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
@@ -28,6 +28,7 @@ from evals.metrics.faithfulness import FaithfulnessScorer, is_claim, score_faith
 from evals.metrics.faithfulness.offline import OfflineScorer
 from evals.metrics.refusal import score_refusal
 from evals.metrics.retrieval import score_retrieval
+from evals.report.model import EvalReport, QuestionResult
 from evals.summary import summarise
 from tutor.text import cited_numbers, split_sentences
 from tutor.errors import CorpusNotIndexed
@@ -171,8 +172,8 @@ def retrieval_by_mode(service: Any, questions: list[Question], k: int) -> dict[s
     return by_mode
 
 
-def run(service: Answerer, scorer: FaithfulnessScorer, options: RunOptions) -> dict[str, Any]:
-    """Ask, score and summarise; returns the report as plain data (see report/)."""
+def run(service: Answerer, scorer: FaithfulnessScorer, options: RunOptions) -> EvalReport:
+    """Ask, score and summarise into the typed report (evals/report/model.py)."""
     questions = options.dataset.questions[:options.limit] if options.limit else options.dataset.questions
     if hasattr(service, "store") and service.store.count() == 0:
         raise CorpusNotIndexed("Nothing is indexed: run `tutor ingest`, or pass --corpus DIR to index a corpus "
@@ -182,12 +183,12 @@ def run(service: Answerer, scorer: FaithfulnessScorer, options: RunOptions) -> d
     results = []
     for done, question in enumerate(questions, start=1):
         answer = service.ask(question.prompt)
-        results.append(score_answer(question, answer, scorer, choice_scorer,
-                                    choice_scorer.cache.embedder.embed_documents))
+        results.append(QuestionResult.model_validate(score_answer(question, answer, scorer, choice_scorer,
+                                                                  choice_scorer.cache.embedder.embed_documents)))
         if options.on_progress:
             options.on_progress(done, len(questions))
     settings = service.settings
-    return {
+    return EvalReport.model_validate({
         "kind": "tutor-eval-report",
         "evals_version": EVALS_VERSION,
         "tutor_version": tutor.__version__,
@@ -196,11 +197,27 @@ def run(service: Answerer, scorer: FaithfulnessScorer, options: RunOptions) -> d
         "dataset": {"path": str(options.dataset.path), "sha256": _file_sha256(options.dataset.path),
                     "items": len(questions)},
         "index": {**index_header(service), "eval_corpus": str(options.corpus) if options.corpus else None},
-        "answerer": {"mode": results[0]["mode"] if results else None, "llm_model": settings.llm_model
+        "answerer": {"mode": getattr(results[0], "mode", None) if results else None, "llm_model": settings.llm_model
                      if settings.llm_enabled else None, "top_k": settings.top_k, "chunk_size": settings.chunk_size,
                      "chunk_overlap": settings.chunk_overlap},
+        "knobs": tuning_knobs(service),
         "scorer": scorer.describe(),
         "metrics": summarise(results),
         "retrieval_modes": retrieval_by_mode(service, questions, settings.top_k),
         "questions": results,
-    }
+    })
+
+
+def tuning_knobs(service: Any) -> dict[str, dict[str, Any]]:
+    """Every knob the answers depend on, by stage, so `eval compare` names what was turned."""
+    knobs: dict[str, dict[str, Any]] = {}
+    retriever = getattr(service, "retriever", None)
+    if retriever is not None:
+        knobs["retrieval"] = asdict(retriever.config)
+    graph = getattr(service, "answer_graph", None)
+    if graph is not None:
+        knobs["guard"] = asdict(graph.guard)
+        generator_knobs = getattr(graph.generator, "knobs", None)
+        if callable(generator_knobs):
+            knobs["composer"] = generator_knobs()
+    return knobs

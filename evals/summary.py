@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from evals.report.model import MetricValue, QuestionResult
+
 # name → (what it means, for the reports)
 METRICS: dict[str, str] = {
     "faithfulness": "share of answer sentences the cited passages support (mean over answers)",
@@ -23,61 +25,62 @@ METRICS: dict[str, str] = {
     "answerable_answered": "share of answerable questions answered (not refused)",
 }
 
-Row = dict[str, Any]
+Row = QuestionResult
 
 
 def _metric(rows: Sequence[Row], eligible: Callable[[Row], bool], value: Callable[[Row], float | None],
-            note: str = "") -> dict[str, Any]:
+            note: str = "") -> MetricValue:
     candidates = [r for r in rows if eligible(r)]
     values = [v for v in (value(r) for r in candidates) if v is not None]
     abstained = len(candidates) - len(values)
     mean = round(sum(values) / len(values), 4) if values else 0.0
-    result: dict[str, Any] = {"value": mean, "n": len(values), "abstained": abstained}
     if not values:
-        result["note"] = note or "no items to score"
-    return result
+        return MetricValue(value=mean, n=0, abstained=abstained, note=note or "no items to score")
+    return MetricValue(value=mean, n=len(values), abstained=abstained)
 
 
-def _get(row: Row, *path: str) -> Any:
-    for key in path:
-        if row is None:
-            return None
-        row = row.get(key)
-    return row
-
-
-def summarise(rows: Sequence[Row]) -> dict[str, dict[str, Any]]:
+def summarise(rows: Sequence[Row]) -> dict[str, MetricValue]:
     # Refused answers are counted as abstentions of the answer-quality metrics, not left out.
-    every = lambda r: True  # noqa: E731 - tiny predicates read best inline
-    has_gold = lambda r: r["retrieval"] is not None  # noqa: E731
+    def every(r: Row) -> bool:
+        return True
+
+    def has_gold(r: Row) -> bool:
+        return r.retrieval is not None
+
+    def faithfulness(r: Row) -> float | None:
+        return r.faithfulness.score if r.faithfulness else None
+
+    def correctness(field: str) -> Callable[[Row], Any]:
+        return lambda r: getattr(r.correctness, field) if r.correctness else None
+
     return {
-        "faithfulness": _metric(rows, every, lambda r: _get(r, "faithfulness", "score")),
-        "citation_recall": _metric(rows, every, lambda r: _get(r, "citation_quality", "recall")),
-        "citation_precision": _metric(rows, every, lambda r: _get(r, "citation_quality", "precision")),
-        "recall_at_k": _metric(rows, has_gold, lambda r: r["retrieval"]["recall_at_k"]),
-        "mrr": _metric(rows, has_gold, lambda r: r["retrieval"]["reciprocal_rank"]),
-        "context_precision": _metric(rows, has_gold, lambda r: r["retrieval"]["context_precision"]),
-        "answer_f1": _metric(rows, lambda r: _get(r, "correctness", "token_f1") is not None,
-                             lambda r: r["correctness"]["token_f1"]),
-        "answer_similarity": _metric(rows, lambda r: _get(r, "correctness", "semantic_similarity") is not None,
-                                     lambda r: r["correctness"]["semantic_similarity"]),
-        "mcq_accuracy": _metric(rows, lambda r: _get(r, "correctness", "choice") is not None,
-                                lambda r: float(r["correctness"]["choice_correct"])),
-        "refusal_accuracy": _metric(rows, every, lambda r: float(r["refusal"]["correct"])),
-        "unanswerable_refused": _metric(rows, lambda r: not r["answerable"], lambda r: float(r["refused"]),
+        "faithfulness": _metric(rows, every, faithfulness),
+        "citation_recall": _metric(rows, every, lambda r: r.citation_quality.recall if r.citation_quality else None),
+        "citation_precision": _metric(rows, every,
+                                      lambda r: r.citation_quality.precision if r.citation_quality else None),
+        "recall_at_k": _metric(rows, has_gold, lambda r: r.retrieval.recall_at_k),
+        "mrr": _metric(rows, has_gold, lambda r: r.retrieval.reciprocal_rank),
+        "context_precision": _metric(rows, has_gold, lambda r: r.retrieval.context_precision),
+        "answer_f1": _metric(rows, lambda r: correctness("token_f1")(r) is not None, correctness("token_f1")),
+        "answer_similarity": _metric(rows, lambda r: correctness("semantic_similarity")(r) is not None,
+                                     correctness("semantic_similarity")),
+        "mcq_accuracy": _metric(rows, lambda r: correctness("choice")(r) is not None,
+                                lambda r: float(bool(r.correctness.choice_correct))),
+        "refusal_accuracy": _metric(rows, every, lambda r: float(r.refusal.correct)),
+        "unanswerable_refused": _metric(rows, lambda r: not r.answerable, lambda r: float(r.refused),
                                         "no unanswerable questions in the set"),
-        "answerable_answered": _metric(rows, lambda r: r["answerable"], lambda r: float(not r["refused"]),
+        "answerable_answered": _metric(rows, lambda r: r.answerable, lambda r: float(not r.refused),
                                        "no answerable questions in the set"),
     }
 
 
-def check_thresholds(metrics: dict[str, dict[str, Any]], minimums: dict[str, float]) -> list[str]:
+def check_thresholds(metrics: dict[str, MetricValue], minimums: dict[str, float]) -> list[str]:
     """Failures, one line each, for metrics below their minimum (or with nothing scored)."""
     failures = []
     for name, minimum in sorted(minimums.items()):
         metric = metrics[name]
-        if metric["n"] == 0:
-            failures.append(f"{name}: nothing was scored ({metric.get('note', 'no items')}), minimum {minimum}")
-        elif metric["value"] < minimum:
-            failures.append(f"{name}: {metric['value']:.3f} is below the minimum {minimum}")
+        if metric.n == 0:
+            failures.append(f"{name}: nothing was scored ({metric.note or 'no items'}), minimum {minimum}")
+        elif metric.value < minimum:
+            failures.append(f"{name}: {metric.value:.3f} is below the minimum {minimum}")
     return failures

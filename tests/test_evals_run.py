@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from evals.data import load_questions
 from evals.metrics.faithfulness.offline import OfflineScorer
-from evals.report import load_report, write_reports
+from evals.report import EvalReport, load_report, write_reports
 from evals.runner import RunOptions, run
 from tutor.cli import main
 
@@ -27,7 +27,7 @@ CI_THRESHOLDS = {"--min-faithfulness": "0.85", "--min-citation-recall": "0.85", 
 
 
 @pytest.fixture(scope="module")
-def two_reports(indexed_service) -> tuple[dict, dict]:
+def two_reports(indexed_service) -> tuple[EvalReport, EvalReport]:
     """The seed gold set run twice on the same index, with fresh scorers."""
     dataset = load_questions(SEED_GOLD)
     return tuple(run(indexed_service, OfflineScorer(indexed_service.embedder), RunOptions(dataset=dataset))
@@ -42,20 +42,23 @@ def _cli(indexed_service, *args: str):
 
 def test_two_runs_on_the_same_index_give_identical_scores(two_reports) -> None:
     first, second = two_reports
-    assert first["metrics"] == second["metrics"]
-    assert first["questions"] == second["questions"]
-    assert first["index"]["fingerprint"] == second["index"]["fingerprint"]
+    assert first.metrics == second.metrics
+    assert first.questions == second.questions
+    assert first.index["fingerprint"] == second.index["fingerprint"]
 
 
 def test_the_seed_gold_set_scores_every_metric(two_reports) -> None:
     report = two_reports[0]
-    metrics = report["metrics"]
-    assert {m: metrics[m]["n"] for m in ("faithfulness", "mcq_accuracy", "unanswerable_refused")} == {
+    metrics = report.metrics
+    assert {m: metrics[m].n for m in ("faithfulness", "mcq_accuracy", "unanswerable_refused")} == {
         "faithfulness": 17, "mcq_accuracy": 4, "unanswerable_refused": 5}
-    assert metrics["faithfulness"]["abstained"] == 5  # the five refusals, counted
-    assert report["index"]["manifest"] and all(m["chunks"] > 0 for m in report["index"]["manifest"])
-    refused = {q["id"] for q in report["questions"] if q["refused"]}
-    assert refused == {q["id"] for q in report["questions"] if not q["answerable"]}
+    assert metrics["faithfulness"].abstained == 5  # the five refusals, counted
+    assert report.index["manifest"] and all(m["chunks"] > 0 for m in report.index["manifest"])
+    refused = {q.id for q in report.questions if q.refused}
+    assert refused == {q.id for q in report.questions if not q.answerable}
+    # Every tuning knob is recorded, by stage.
+    assert {"retrieval", "guard", "composer"} <= set(report.knobs)
+    assert report.knobs["guard"]["min_top_relevance"] == 0.34 and "max_sentences" in report.knobs["composer"]
 
 
 def test_reports_are_written_and_compare_shows_no_change(two_reports, tmp_path: Path) -> None:
@@ -67,20 +70,24 @@ def test_reports_are_written_and_compare_shows_no_change(two_reports, tmp_path: 
     result = CliRunner().invoke(main, ["eval", "compare", str(first["json"]), str(tmp_path / "b")])
     assert result.exit_code == 0, result.output
     assert "Settings: identical." in result.output and "Questions: no per-question changes." in result.output
-    assert load_report(second["json"])["metrics"] == two_reports[0]["metrics"]
+    assert load_report(second["json"]).metrics == two_reports[0].metrics
+    # The JSON reads back as it was written.
+    assert load_report(first["json"]).model_dump(mode="json") == two_reports[0].model_dump(mode="json")
 
 
 def test_compare_shows_metric_deltas_and_question_changes(two_reports, tmp_path: Path) -> None:
-    changed = json.loads(json.dumps(two_reports[0]))
-    changed["questions"][0]["faithfulness"]["score"] = 0.5
-    changed["metrics"]["faithfulness"]["value"] = 0.9
-    changed["index"]["fingerprint"] = "another-index"
+    changed = two_reports[0].model_copy(deep=True)
+    changed.questions[0].faithfulness.score = 0.5
+    changed.metrics["faithfulness"].value = 0.9
+    changed.index["fingerprint"] = "another-index"
+    changed.knobs["guard"]["min_top_relevance"] = 0.3
     a, b = write_reports(two_reports[0], tmp_path / "a")["json"], write_reports(changed, tmp_path / "b")["json"]
     result = CliRunner().invoke(main, ["eval", "compare", str(a), str(b)])
     assert "index fingerprint:" in result.output and "another-index" in result.output
     assert "seed-qa-1: faithfulness 1.000 -> 0.500" in result.output
-    delta = round(0.9 - two_reports[0]["metrics"]["faithfulness"]["value"], 3)
+    delta = round(0.9 - two_reports[0].metrics["faithfulness"].value, 3)
     assert f"{delta:+.3f}" in result.output
+    assert "guard knobs.min_top_relevance: 0.340 -> 0.300" in result.output
 
 
 def test_the_ci_gate_passes_on_the_seed_gold_set(indexed_service, tmp_path: Path) -> None:
@@ -110,13 +117,13 @@ def test_a_bad_dataset_is_a_one_line_error(indexed_service, tmp_path: Path) -> N
 
 
 def test_the_html_report_escapes_what_documents_and_models_wrote(two_reports) -> None:
-    from evals.report.html import render_html
+    from evals.report.render import render_html
 
-    hostile = json.loads(json.dumps(two_reports[0]))
-    hostile["questions"][0]["answer"] = '<script>alert("x")</script>'
-    hostile["questions"][0]["citations"] = [{"n": 1, "source": "<img src=x onerror=alert(1)>", "section": "s",
-                                             "quote": "<b>q</b>"}]
-    page = render_html(hostile)
+    data = two_reports[0].model_dump(mode="json", exclude_unset=True)
+    data["questions"][0]["answer"] = '<script>alert("x")</script>'
+    data["questions"][0]["citations"] = [{"n": 1, "source": "<img src=x onerror=alert(1)>", "section": "s",
+                                          "quote": "<b>q</b>"}]
+    page = render_html(EvalReport.model_validate(data))
     assert "<script>" not in page and "<img" not in page and "<b>q" not in page
     assert "&lt;script&gt;" in page and "&lt;img src=x" in page
 
@@ -136,8 +143,22 @@ def test_a_corpus_given_to_eval_run_gets_its_own_incremental_index(tmp_path: Pat
         result = CliRunner().invoke(main, [*args, "--out", str(tmp_path / out), "--min-recall", "1"])
         assert result.exit_code == 0, result.output
     first, second = (load_report(tmp_path / name) for name in ("first", "second"))
-    assert [p.name for p in (data_dir / "evals").iterdir()] == [Path(first["index"]["store"]).parent.name]
-    assert first["index"]["manifest"] == [{"source": "memory.md", "chunks": 1}]
-    assert first["index"]["fingerprint"] == second["index"]["fingerprint"]
-    assert first["metrics"] == second["metrics"] and first["metrics"]["faithfulness"]["value"] == 1.0
+    assert [p.name for p in (data_dir / "evals").iterdir()] == [Path(first.index["store"]).parent.name]
+    assert first.index["manifest"] == [{"source": "memory.md", "chunks": 1}]
+    assert first.index["fingerprint"] == second.index["fingerprint"]
+    assert first.metrics == second.metrics and first.metrics["faithfulness"].value == 1.0
     assert not (data_dir / "chroma").exists()  # the course index was never touched
+
+
+def test_histograms_count_scores_per_tenth_with_one_in_the_top_bin() -> None:
+    from evals.report.render import histogram
+
+    assert histogram([0.0, 0.05, 0.1, 0.55, 0.99, 1.0]) == [2, 1, 0, 0, 0, 1, 0, 0, 0, 2]
+    assert histogram([]) == [0] * 10
+
+
+def test_a_file_that_is_not_a_report_is_refused_by_name(tmp_path: Path) -> None:
+    bad = tmp_path / "eval-x.json"
+    bad.write_text(json.dumps({"kind": "something-else"}))
+    with pytest.raises(ValueError, match="eval-x.json is not a tutor eval report"):
+        load_report(bad)

@@ -5,71 +5,60 @@ from __future__ import annotations
 
 from typing import Any
 
-# Per-question values worth tracking, as (label, path into the question record).
-_TRACKED: list[tuple[str, tuple[str, ...]]] = [
-    ("refused", ("refused",)),
-    ("faithfulness", ("faithfulness", "score")),
-    ("citation recall", ("citation_quality", "recall")),
-    ("citation precision", ("citation_quality", "precision")),
-    ("recall@k", ("retrieval", "recall_at_k")),
-    ("reciprocal rank", ("retrieval", "reciprocal_rank")),
-    ("answer F1", ("correctness", "token_f1")),
-    ("right option", ("correctness", "choice_correct")),
-    ("refusal correct", ("refusal", "correct")),
-]
-_SETTINGS: list[tuple[str, tuple[str, ...]]] = [
-    ("dataset", ("dataset", "sha256")),
-    ("index fingerprint", ("index", "fingerprint")),
-    ("embedding model", ("index", "embedding_model")),
-    ("answerer", ("answerer",)),
-    ("scorer", ("scorer",)),
-    ("tutor version", ("tutor_version",)),
-    ("evals version", ("evals_version",)),
-]
+from evals.report.model import EvalReport
 
 
-def _get(data: Any, path: tuple[str, ...]) -> Any:
-    for key in path:
-        if not isinstance(data, dict):
-            return None
-        data = data.get(key)
-    return data
+def _settings(report: EvalReport) -> dict[str, Any]:
+    """What makes two reports comparable, by label; a dict value is compared key by key."""
+    return {
+        "dataset": report.dataset.sha256,
+        "index fingerprint": report.index.get("fingerprint"),
+        "embedding model": report.index.get("embedding_model"),
+        "answerer": report.answerer,
+        **{f"{stage} knobs": knobs for stage, knobs in report.knobs.items()},
+        "scorer": report.scorer,
+        "tutor version": report.tutor_version,
+        "evals version": report.evals_version,
+    }
 
 
-def compare_reports(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+def compare_reports(a: EvalReport, b: EvalReport) -> dict[str, Any]:
     settings = []
-    for label, path in _SETTINGS:
-        va, vb = _get(a, path), _get(b, path)
+    settings_a, settings_b = _settings(a), _settings(b)
+    for label in dict.fromkeys([*settings_a, *settings_b]):
+        va, vb = settings_a.get(label), settings_b.get(label)
         if isinstance(va, dict) and isinstance(vb, dict):  # name the keys that differ, not the whole block
             settings += [{"setting": f"{label}.{key}", "a": va.get(key), "b": vb.get(key)}
                          for key in dict.fromkeys([*va, *vb]) if va.get(key) != vb.get(key)]
         elif va != vb:
             settings.append({"setting": label, "a": va, "b": vb})
     metrics = []
-    for name in dict.fromkeys([*a["metrics"], *b["metrics"]]):
-        ma, mb = a["metrics"].get(name), b["metrics"].get(name)
-        va, vb = (ma or {}).get("value"), (mb or {}).get("value")
+    for name in dict.fromkeys([*a.metrics, *b.metrics]):
+        ma, mb = a.metrics.get(name), b.metrics.get(name)
+        va, vb = (ma.value if ma else None), (mb.value if mb else None)
         delta = round(vb - va, 4) if va is not None and vb is not None else None
         metrics.append({"metric": name, "a": va, "b": vb, "delta": delta,
-                        "n_a": (ma or {}).get("n"), "n_b": (mb or {}).get("n")})
-    for mode in dict.fromkeys([*a.get("retrieval_modes", {}), *b.get("retrieval_modes", {})]):
+                        "n_a": ma.n if ma else None, "n_b": mb.n if mb else None})
+    for mode in dict.fromkeys([*a.retrieval_modes, *b.retrieval_modes]):
+        mode_a, mode_b = a.retrieval_modes.get(mode), b.retrieval_modes.get(mode)
         for key in ("recall_at_k", "mrr"):
-            va = _get(a, ("retrieval_modes", mode, key))
-            vb = _get(b, ("retrieval_modes", mode, key))
+            va = getattr(mode_a, key) if mode_a else None
+            vb = getattr(mode_b, key) if mode_b else None
             metrics.append({"metric": f"{mode} {key}", "a": va, "b": vb, "n_a": None, "n_b": None,
                             "delta": round(vb - va, 4) if va is not None and vb is not None else None})
-    questions_a = {q["id"]: q for q in a["questions"]}
-    questions_b = {q["id"]: q for q in b["questions"]}
+    questions_a = {q.id: q for q in a.questions}
+    questions_b = {q.id: q for q in b.questions}
     changes = []
     for qid in dict.fromkeys([*questions_a, *questions_b]):
         qa, qb = questions_a.get(qid), questions_b.get(qid)
         if qa is None or qb is None:
             changes.append({"id": qid, "change": "only in A" if qb is None else "only in B"})
             continue
-        diffs = {label: {"a": _get(qa, path), "b": _get(qb, path)}
-                 for label, path in _TRACKED if _get(qa, path) != _get(qb, path)}
-        if qa["answer"] != qb["answer"]:
-            diffs["answer text"] = {"a": qa["answer"], "b": qb["answer"]}
+        tracked_a, tracked_b = qa.tracked(), qb.tracked()
+        diffs = {label: {"a": tracked_a[label], "b": tracked_b[label]}
+                 for label in tracked_a if tracked_a[label] != tracked_b[label]}
+        if qa.answer != qb.answer:
+            diffs["answer text"] = {"a": qa.answer, "b": qb.answer}
         if diffs:
             changes.append({"id": qid, "change": "changed", "diffs": diffs})
     return {"comparable": not any(s["setting"] in ("dataset", "evals version") for s in settings),

@@ -8,39 +8,26 @@ documents and model answers.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import streamlit as st
 
-from evals.report import load_report
+from evals.report import EvalReport, latest_report as newest_report
+from evals.report.render import BINS, histogram
 from evals.summary import METRICS
 from tutor.settings import Settings
 from tutor_ui.text import escape_markdown
 
-# Per-question columns: header -> path into a question's result.
-QUESTION_COLUMNS: dict[str, tuple[str, ...]] = {
-    "id": ("id",),
-    "question": ("question",),
-    "answerable": ("answerable",),
-    "refused": ("refused",),
-    "faithfulness": ("faithfulness", "score"),
-    "citation recall": ("citation_quality", "recall"),
-    "citation precision": ("citation_quality", "precision"),
-    "recall@k": ("retrieval", "recall_at_k"),
-    "reciprocal rank": ("retrieval", "reciprocal_rank"),
-    "answer F1": ("correctness", "token_f1"),
-    "refusal correct": ("refusal", "correct"),
-}
 _PLOTTABLE = ("faithfulness", "citation recall", "citation precision", "recall@k", "reciprocal rank", "answer F1")
 
 
 @dataclass
 class Report:
     path: Path
-    data: dict[str, Any]
+    data: EvalReport
 
 
 def reports_dir(settings: Settings) -> Path:
@@ -49,52 +36,45 @@ def reports_dir(settings: Settings) -> Path:
 
 def latest_report(settings: Settings) -> Report | None:
     """The newest eval report in the reports directory, or None when there is none."""
-    folder = reports_dir(settings)
-    candidates = sorted(folder.glob("eval-*.json"), key=lambda p: p.stat().st_mtime) if folder.is_dir() else []
-    for path in reversed(candidates):
-        try:
-            return Report(path, load_report(path))
-        except (OSError, ValueError):
-            continue  # a half-written or foreign file: fall back to the previous report
-    return None
+    found = newest_report(reports_dir(settings))
+    return Report(*found) if found else None
 
 
-def scored_metrics(data: Mapping[str, Any]) -> dict[str, float]:
+def scored_metrics(data: EvalReport) -> dict[str, float]:
     """Metric -> value for the metrics that scored something (n > 0); the others are shown as notes."""
-    return {name: float(m["value"]) for name, m in data.get("metrics", {}).items() if m.get("n", 0) > 0}
+    return {name: m.value for name, m in data.metrics.items() if m.scored}
 
 
-def question_rows(data: Mapping[str, Any]) -> list[dict[str, Any]]:
+def question_rows(data: EvalReport) -> list[dict[str, Any]]:
     rows = []
-    for result in data.get("questions", []):
-        row = {header: _get(result, path) for header, path in QUESTION_COLUMNS.items()}
-        row["flags"] = ", ".join(str(f) for f in result.get("flags") or [])
+    for result in data.questions:
+        tracked = result.tracked()
+        row: dict[str, Any] = {"id": result.id, "question": result.question, "answerable": result.answerable}
+        row.update((column, tracked[column]) for column in ("refused", "faithfulness", "citation recall",
+                                                             "citation precision", "recall@k", "reciprocal rank",
+                                                             "answer F1", "refusal correct"))
+        row["flags"] = ", ".join(str(f) for f in result.flags)
         rows.append(row)
     return rows
 
 
 def render_report(report: Report) -> None:
     data = report.data
-    answerer = data.get("answerer", {})
-    index = data.get("index", {})
-    dataset = data.get("dataset", {})
+    index = data.index
     st.caption(escape_markdown(
-        f"{data.get('created_at', '')} · {Path(str(dataset.get('path', ''))).name} ({dataset.get('items', '?')} "
-        f"questions) · answerer {answerer.get('llm_model') or answerer.get('mode') or '?'} · index "
+        f"{data.created_at} · {Path(data.dataset.path).name} ({data.dataset.items or '?'} "
+        f"questions) · answerer {data.answerer.get('llm_model') or data.answerer.get('mode') or '?'} · index "
         f"{index.get('documents', '?')} documents, {index.get('chunks', '?')} chunks ({index.get('fingerprint', '')})"
-        f" · {data.get('seconds', '?')} s"))
-    failures = data.get("threshold_failures") or []
-    if failures:
-        st.error(escape_markdown("Below the minimum: " + "; ".join(failures)), icon=":material/error:")
+        f" · {data.seconds if data.seconds is not None else '?'} s"))
+    if data.threshold_failures:
+        st.error(escape_markdown("Below the minimum: " + "; ".join(data.threshold_failures)), icon=":material/error:")
 
     st.subheader("Scores")
-    metrics = data.get("metrics", {})
     columns = st.columns(4)
-    for n, (name, metric) in enumerate(metrics.items()):
-        scored = metric.get("n", 0) > 0
-        help_text = f"{METRICS.get(name, name)}. Scored over {metric.get('n', 0)} answers, " \
-                    f"{metric.get('abstained', 0)} abstained." + (f" {metric['note']}." if metric.get("note") else "")
-        columns[n % 4].metric(name.replace("_", " "), f"{metric['value']:.2f}" if scored else "—",
+    for n, (name, metric) in enumerate(data.metrics.items()):
+        help_text = f"{METRICS.get(name, name)}. Scored over {metric.n} answers, " \
+                    f"{metric.abstained} abstained." + (f" {metric.note}." if metric.note else "")
+        columns[n % 4].metric(name.replace("_", " "), f"{metric.value:.2f}" if metric.scored else "—",
                               help=escape_markdown(help_text))
     scores = scored_metrics(data)
     if scores:
@@ -107,7 +87,9 @@ def render_report(report: Report) -> None:
     if plottable:
         column = st.selectbox("Distribution of", plottable)
         values = [float(r[column]) for r in rows if isinstance(r[column], (int, float))]
-        st.bar_chart(_histogram(values), x_label=column, y_label="questions")
+        edges = np.linspace(0.0, 1.0, BINS + 1)
+        st.bar_chart({"questions": {f"{edges[i]:.1f}": c for i, c in enumerate(histogram(values))}},
+                     x_label=column, y_label="questions")
     _downloads(report.path)
 
 
@@ -117,20 +99,3 @@ def _downloads(json_path: Path) -> None:
         for path in files:
             st.download_button(f"Download {path.suffix[1:].upper()}", data=path.read_bytes(), file_name=path.name,
                                on_click="ignore", icon=":material/download:")
-
-
-def _get(result: Mapping[str, Any], path: tuple[str, ...]) -> Any:
-    value: Any = result
-    for key in path:
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(key)
-    return value
-
-
-def _histogram(values: list[float], bins: int = 10) -> dict[str, dict[str, int]]:
-    """Counts per tenth of the 0..1 range (scores are shares), labelled by their lower edge."""
-    counts = [0] * bins
-    for value in values:
-        counts[min(max(int(value * bins), 0), bins - 1)] += 1
-    return {"questions": {f"{i / bins:.1f}": c for i, c in enumerate(counts)}}

@@ -136,6 +136,12 @@ class OfflineComposer:
         return [found[i] for i in sorted(by_overlap[:self.max_candidates])]
 
 
+    def knobs(self) -> dict[str, float | int]:
+        """Its tuning knobs, recorded in eval reports."""
+        return {"max_sentences": self.max_sentences, "max_candidates": self.max_candidates,
+                "max_passages": self.max_passages, "redundancy": self.redundancy, "min_score": self.min_score,
+                "embed_words": self.embed_words, "choice_bonus": self.choice_bonus}
+
     def declined(self, text: str) -> bool:
         return False  # it answers with passage sentences or not at all (an empty answer)
 
