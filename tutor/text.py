@@ -26,6 +26,7 @@ _MARKER = r"\[\d+(?:\s*,\s*\d+)*\]"  # the same, capturing nothing, for use insi
 OPEN_CITATION = re.compile(r"\[[\d,\s]*$")
 # A citation with the white space before it, so removing it leaves "storage." and not "storage .".
 _SPACED_CITATION = re.compile(r"\s*" + CITATION.pattern)
+_FINAL_PUNCTUATION = re.compile(r"([.!?]+[\"”’)]?)$")
 
 
 def cited_numbers(text: str) -> list[int]:
@@ -41,6 +42,15 @@ def cited_numbers(text: str) -> list[int]:
 def citation_numbers(match: re.Match[str]) -> list[int]:
     """The numbers of one CITATION match: "[1, 3]" → [1, 3]."""
     return [int(n) for n in match.group(1).split(",")]
+
+
+def cite(sentence: str, n: int) -> str:
+    """The sentence citing passage n, the marker before the final punctuation: "... storage [2]."
+    reads better than "storage. [2]"."""
+    match = _FINAL_PUNCTUATION.search(sentence)
+    if match:
+        return f"{sentence[:match.start()]} [{n}]{match.group(1)}"
+    return f"{sentence} [{n}]."  # a glossary line ("extinction: decrease in ...") has no full stop of its own
 
 
 def strip_citations(text: str) -> str:

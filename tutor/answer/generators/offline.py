@@ -8,7 +8,6 @@ answer has to arrive in well under the time a student notices.
 
 from __future__ import annotations
 
-import re
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
@@ -18,7 +17,7 @@ import numpy as np
 
 from tutor.models import Passage, Turn
 from tutor.retrieve import Query, QueryEmbeddingCache
-from tutor.text import content_stems, split_sentences, strip_citations
+from tutor.text import cite, content_stems, split_sentences, strip_citations
 
 LEAD_IN = "Here is what the course materials say:"
 
@@ -64,7 +63,7 @@ class OfflineComposer:
             # A new paragraph when the answer moves to another passage keeps sources visually apart.
             yield "\n\n" if candidate.passage != previous_passage else " "
             previous_passage = candidate.passage
-            yield _cite(candidate.text, candidate.passage + 1)
+            yield cite(candidate.text, candidate.passage + 1)
 
     def select(self, question: str, passages: Sequence[Passage]) -> list[_Candidate]:
         """The answer's sentences, in reading order: best passage first, document order within it."""
@@ -145,10 +144,3 @@ class OfflineComposer:
     def declined(self, text: str) -> bool:
         return False  # it answers with passage sentences or not at all (an empty answer)
 
-
-def _cite(sentence: str, n: int) -> str:
-    """Put the marker before the final punctuation: "... storage [2]." reads better than "storage. [2]"."""
-    match = re.search(r"([.!?]+[\"”’)]?)$", sentence)
-    if match:
-        return f"{sentence[:match.start()]} [{n}]{match.group(1)}"
-    return f"{sentence} [{n}]."  # a glossary line ("extinction: decrease in ...") has no full stop of its own
