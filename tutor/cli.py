@@ -122,6 +122,15 @@ def status_command(ctx: click.Context, documents: bool, as_json: bool) -> None:
         click.echo(f"  {doc.source}  ({doc.chunks} chunks, {doc.ingested_at})  {doc.title}")
 
 
+def app_path() -> Path:
+    """The Streamlit app: `ui/` sits beside the `tutor` package in a checkout and in an installed
+    wheel alike (the wheel ships it, pages included)."""
+    app = Path(__file__).resolve().parent.parent / "ui" / "app.py"
+    if not app.exists():
+        raise TutorError(f"The Streamlit app is missing at {app}")
+    return app
+
+
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8501, show_default=True, type=int)
@@ -130,9 +139,7 @@ def serve_command(ctx: click.Context, host: str, port: int) -> None:
     """Serve the chat (Streamlit) on HOST:PORT."""
     import os
 
-    app = Path(__file__).resolve().parent.parent / "ui" / "app.py"
-    if not app.exists():
-        raise TutorError(f"The Streamlit app is missing at {app}")
+    app = app_path()
     settings = _settings(ctx)
     env = dict(os.environ, TUTOR_DATA_DIR=str(settings.data_dir.resolve()),
                TUTOR_CORPUS_DIR=str(settings.corpus_dir.resolve()), TUTOR_COLLECTION=settings.collection)
