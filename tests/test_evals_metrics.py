@@ -15,6 +15,7 @@ from evals.metrics.faithfulness import score_faithfulness
 from evals.metrics.faithfulness.offline import OfflineScorer, word_overlap
 from evals.metrics.retrieval import score_retrieval, source_matches
 from evals.runner import score_answer
+from evals.report import MetricValue, QuestionResult
 from evals.summary import check_thresholds, summarise
 from tutor.text import cited_numbers, split_sentences
 from tutor.models import Answer, Chunk, Citation, Passage
@@ -109,9 +110,9 @@ def test_a_refusal_abstains_from_faithfulness_and_counts_for_refusal_accuracy(sc
     row = score_answer(question, refusal, scorer, scorer, scorer.cache.embedder.embed_documents)
     assert row["faithfulness"] is None and row["citation_quality"] is None
     assert row["refusal"] == {"correct": True, "outcome": "refused_correctly"}
-    metrics = summarise([row])
-    assert metrics["faithfulness"] == {"value": 0.0, "n": 0, "abstained": 1, "note": "no items to score"}
-    assert metrics["refusal_accuracy"]["value"] == 1.0
+    metrics = summarise([QuestionResult.model_validate(row)])
+    assert metrics["faithfulness"] == MetricValue(value=0.0, n=0, abstained=1, note="no items to score")
+    assert metrics["refusal_accuracy"].value == 1.0
 
 
 def test_an_answered_question_is_scored_end_to_end(scorer: OfflineScorer) -> None:
@@ -165,10 +166,10 @@ def test_choice_detection_reads_a_stated_letter_then_option_text_then_support(sc
 
 def test_metrics_are_never_nan_and_empty_metrics_fail_thresholds() -> None:
     metrics = summarise([])
-    assert all(not math.isnan(m["value"]) and m["n"] == 0 for m in metrics.values())
+    assert all(not math.isnan(m.value) and m.n == 0 for m in metrics.values())
     assert check_thresholds(metrics, {"faithfulness": 0.5}) == [
         "faithfulness: nothing was scored (no items to score), minimum 0.5"]
-    assert check_thresholds({"mrr": {"value": 0.4, "n": 3, "abstained": 0}}, {"mrr": 0.5}) == [
+    assert check_thresholds({"mrr": MetricValue(value=0.4, n=3, abstained=0)}, {"mrr": 0.5}) == [
         "mrr: 0.400 is below the minimum 0.5"]
 
 
