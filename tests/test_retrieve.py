@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tutor import guard
+from tutor.answer import guard
 from tutor.retrieve import MODES, Query, QueryEmbeddingCache, RetrievalConfig, Retriever
 from tutor.service import TutorService
 from tutor.settings import Settings
