@@ -22,6 +22,7 @@ from bm25s.stopwords import STOPWORDS_EN_PLUS
 from langchain_core.embeddings import Embeddings
 
 from tutor.errors import TutorError
+from tutor.library import InstructorSession, require_instructor
 from tutor.records.questions import CitedCount, DayCount, QuestionLog, QuestionRecord, Since
 
 if TYPE_CHECKING:
@@ -78,6 +79,20 @@ class Insights:
                 "least_cited": documents(self.least_cited), "most_cited_sections": sections(self.most_cited_sections),
                 "least_cited_sections": sections(self.least_cited_sections), "feedback": self.feedback,
                 "per_day": [asdict(d) for d in self.per_day]}
+
+
+def instructor_insights(service: TutorService, log: QuestionLog, session: InstructorSession | None,
+                        since: Since = None) -> Insights:
+    """course_insights for an instructor session only (the insights page goes through this)."""
+    require_instructor(service.settings, session)
+    return course_insights(log, service, since)
+
+
+def instructor_records(service: TutorService, log: QuestionLog, session: InstructorSession | None,
+                       **filters: Any) -> list[QuestionRecord]:
+    """The record of questions (QuestionLog.records filters) for an instructor session only."""
+    require_instructor(service.settings, session)
+    return log.records(**filters)
 
 
 def course_insights(log: QuestionLog, service: TutorService, since: Since = None) -> Insights:
