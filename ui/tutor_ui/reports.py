@@ -134,7 +134,7 @@ def render_drilldown(data: EvalReport) -> None:
         return
     st.subheader("One question")
     ids = [str(r.get("id")) for r in results]
-    chosen = st.selectbox("Question", ids, format_func=lambda i: escape_markdown(
+    chosen = st.selectbox("Question", ids, key="eval-question", format_func=lambda i: escape_markdown(
         f"{i} — {str(next(r for r in results if str(r.get('id')) == i).get('question', ''))[:90]}"))
     result = next(r for r in results if str(r.get("id")) == chosen)
     st.markdown(escape_markdown(str(result.get("question", ""))))
@@ -166,7 +166,11 @@ def comparison_rows(previous: EvalReport, current: EvalReport) -> dict[str, Any]
 
 def render_comparison(previous: Report, current: Report) -> None:
     st.subheader("Compared with the previous run")
-    rows = comparison_rows(previous.data, current.data)
+    try:
+        rows = comparison_rows(previous.data, current.data)
+    except (KeyError, TypeError, AttributeError) as exc:  # a report from an older evals version lacks a field
+        st.caption(escape_markdown(f"{previous.path.name} cannot be compared with this report (missing {exc})."))
+        return
     st.caption(escape_markdown(f"{previous.path.name} → {current.path.name}"))
     if not rows["comparable"]:
         st.warning("Different dataset or metric definitions: the changes are not like for like.",
