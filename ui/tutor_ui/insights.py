@@ -26,9 +26,10 @@ def render_counts(insights: Insights) -> None:
         return
     days = [d.day for d in insights.per_day]
     st.caption("Questions per day (UTC)")
-    st.line_chart({"questions": dict(zip(days, (d.questions for d in insights.per_day))),
-                   "refused": dict(zip(days, (d.refused for d in insights.per_day)))},
-                  x_label="day", y_label="questions")
+    # Bars, not lines: a course's first days (or a --since of one day) would draw a line of one point.
+    st.bar_chart({"answered": dict(zip(days, (d.questions - d.refused for d in insights.per_day))),
+                  "refused": dict(zip(days, (d.refused for d in insights.per_day)))},
+                 x_label="day", y_label="questions")
     if any(d.up or d.down for d in insights.per_day):
         st.caption("Feedback per day")
         st.bar_chart({"thumbs up": dict(zip(days, (d.up for d in insights.per_day))),
