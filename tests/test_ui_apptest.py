@@ -421,3 +421,13 @@ def test_the_insights_page_shows_counts_gaps_and_the_record(course: Path, monkey
     assert not at.exception, at.exception
     assert len(at.expander) == 1 and "1 question ·" in at.expander[0].label  # only the matching turn
     assert [b.label for b in at.download_button] == ["Download the record (CSV)"]
+
+
+def test_students_still_get_answers_when_the_records_database_is_down(course: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.support.processes import free_port
+
+    monkeypatch.setenv("TUTOR_DATABASE_URL", f"postgresql://nobody@127.0.0.1:{free_port()}/gone")
+    at = _ask(_app(), "What is encoding?")
+    assert "\\[1\\]" in at.chat_message[1].markdown[0].value  # answered, just not recorded
+    assert not at.feedback  # no thumbs that could not be stored

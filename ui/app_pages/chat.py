@@ -47,7 +47,8 @@ for entry in messages:
             render_user(entry.text)
         elif entry.answer is not None:
             render_answer(entry.answer)
-            render_feedback(entry, feedback)
+            if feedback is not None:
+                render_feedback(entry, feedback)
         else:
             st.error(escape_markdown(entry.text), icon=":material/error:")
 

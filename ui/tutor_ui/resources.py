@@ -50,8 +50,14 @@ def database() -> Database:
         raise
 
 
-def feedback_store() -> FeedbackStore:
-    return FeedbackStore(database())
+def feedback_store() -> FeedbackStore | None:
+    """The feedback store, or None when the records database cannot be reached: students still get
+    answers, only the thumbs are not offered."""
+    current = settings()
+    try:
+        return FeedbackStore(_database(database_url(current), _settings=current))
+    except TutorError:
+        return None
 
 
 def recorder() -> QuestionRecorder:
