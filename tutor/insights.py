@@ -17,12 +17,12 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import Stemmer
 from bm25s.stopwords import STOPWORDS_EN_PLUS
 from langchain_core.embeddings import Embeddings
 
 from tutor.errors import TutorError
 from tutor.library import InstructorSession, require_instructor
+from tutor.text import stems
 from tutor.records.questions import CitedCount, DayCount, QuestionLog, QuestionRecord, Since
 
 if TYPE_CHECKING:
@@ -37,7 +37,6 @@ EXAMPLES = 3
 NEAREST = 3
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]+")
 _STOPWORDS = frozenset(STOPWORDS_EN_PLUS) | {"explain", "tell", "mean", "means", "please", "does", "did", "way"}
-_STEMMER = Stemmer.Stemmer("english")
 
 
 @dataclass
@@ -154,7 +153,7 @@ def topic_label(questions: Sequence[str], words: int = LABEL_WORDS) -> str:
             lower = word.lower().strip("'-")
             if lower in _STOPWORDS or len(lower) < 3:
                 continue
-            stem = _STEMMER.stemWord(lower)
+            stem = stems([lower])[0]  # the tutor's one stemmer (tutor.text)
             spellings.setdefault(stem, Counter())[lower] += 1
             first_seen.setdefault(stem, len(first_seen))
             if stem not in seen:
