@@ -24,11 +24,12 @@ ingest: install
 run: ingest
 	$(BIN)/tutor serve --host $(HOST) --port $(PORT)
 
-# Debian's Chromium for the browser tests (Playwright cannot download its own browser here).
+# Debian's Chromium for the browser tests (Playwright cannot download its own browser here), and
+# Debian's PostgreSQL server for the record tests that run against a real PostgreSQL on 127.0.0.1.
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
+	@{ command -v chromium >/dev/null 2>&1 && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; }
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium chromium-driver postgresql >/dev/null; }
 
 test: install browser
 	$(BIN)/python -m pytest

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import network
+from tests.support.postgres import database_url, postgres_server  # noqa: F401  (fixtures for every test module)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -18,7 +19,7 @@ network.install()  # before any test module imports something that might phone h
 
 for _var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "TUTOR_CHROMA_URL", "TUTOR_LLM_MODEL", "TUTOR_DATA_DIR",
              "TUTOR_CORPUS_DIR", "TUTOR_EMBEDDING_MODEL", "TUTOR_EMBEDDING_BASE_URL", "TUTOR_EMBEDDING_API_KEY",
-             "TUTOR_INSTRUCTOR_PASSWORD"):
+             "TUTOR_INSTRUCTOR_PASSWORD", "TUTOR_DATABASE_URL", "TUTOR_RECORD_QUESTIONS", "TUTOR_RECORD_RETENTION_DAYS"):
     os.environ.pop(_var, None)
 
 

@@ -12,9 +12,10 @@ from streamlit.testing.v1 import AppTest
 
 from tests.support.fake_llm_server import FakeLLMServer, fake_llm  # noqa: F401
 from tests.support.ui import APP, copy_index
-from tutor.feedback import FeedbackStore
 from tutor.library import InstructorSession
 from tutor.models import Answer, Chunk, Turn
+from tutor.records import Database, FeedbackStore, QuestionLog
+from tutor.settings import Settings
 from tutor.starters import question_from_heading, starter_questions
 from tutor_ui.chat import ChatEntry, conversation_markdown, history
 from tutor_ui.text import escape_markdown, highlighted_passage, model_markdown, model_markdown_stream
@@ -55,12 +56,22 @@ def _app() -> AppTest:
 
 def _library_as_instructor(monkeypatch: pytest.MonkeyPatch) -> AppTest:
     """The Library page, logged in with the right password."""
+    return _as_instructor(monkeypatch, "app_pages/library.py")
+
+
+def _as_instructor(monkeypatch: pytest.MonkeyPatch, page: str, at: AppTest | None = None) -> AppTest:
+    """An instructor-only page, logged in with the right password."""
     monkeypatch.setenv("TUTOR_INSTRUCTOR_PASSWORD", PASSWORD)
-    at = _app()
-    at.switch_page("app_pages/library.py").run()
+    at = at or _app()
+    at.switch_page(page).run()
     at.text_input[0].input(PASSWORD)
     at.form_submit_button[0].click().run()
+    assert not at.exception, at.exception
     return at
+
+
+def _records() -> Database:
+    return Database.open(Settings())
 
 
 def _ask(at: AppTest, question: str) -> AppTest:
@@ -131,9 +142,11 @@ def test_starter_question_is_answered_when_clicked(course: Path) -> None:
 def test_feedback_and_comment_are_stored(course: Path) -> None:
     at = _ask(_app(), "What is encoding?")
     at.feedback[0].set_value(0).run()  # thumbs down
-    store = FeedbackStore.in_data_dir(course)
+    store = FeedbackStore(_records())
     [entry] = store.entries()
     assert (entry.question, entry.rating, entry.mode) == ("What is encoding?", "down", "offline")
+    [record] = QuestionLog(store.database).records()
+    assert entry.question_id == record.id and record.rating == "down"  # the feedback rates the recorded question
     assert entry.citations and entry.citations[0]["quote"] and "[1]" in entry.answer
 
     at.text_input[0].input("Please explain the three types")
@@ -191,22 +204,42 @@ def test_upload_then_ask_about_the_new_document(course: Path, monkeypatch: pytes
     assert "zebrafish.md" in {c.source for c in answer.citations}
 
 
-def test_evals_page_explains_how_to_make_a_report(course: Path) -> None:
-    at = _app()
-    at.switch_page("app_pages/evals.py").run()
-    assert not at.exception, at.exception
+def test_evals_page_explains_how_to_make_a_report(course: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = _as_instructor(monkeypatch, "app_pages/evals.py")
     assert "No evaluation report yet" in at.info[0].value
 
 
-def test_evals_page_shows_the_latest_report(course: Path) -> None:
+def test_evals_page_is_refused_to_students(course: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (course / "reports").mkdir()
+    (course / "reports" / "eval-x.json").write_text("{}", encoding="utf-8")
+    at = _app()
+    at.switch_page("app_pages/evals.py").run()
+    assert "no instructor password is set" in at.info[0].value and not at.dataframe  # locked without a password
+    monkeypatch.setenv("TUTOR_INSTRUCTOR_PASSWORD", PASSWORD)
+    at.switch_page("app_pages/evals.py").run()
+    assert [t.label for t in at.text_input] == ["Instructor password"] and not at.metric and not at.dataframe
+    at.text_input[0].input("wrong guess")
+    at.form_submit_button[0].click().run()
+    assert "Wrong instructor password" in at.error[0].value and not at.dataframe
+
+
+def test_evals_page_shows_the_latest_report(course: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     reports = course / "reports"
     reports.mkdir()
     questions = [
         {"id": "q1", "question": "What is encoding? <script>alert(1)</script>", "answerable": True, "refused": False,
+         "answer": "Encoding is the input of information [1].", "gold_sources": ["08-1-how-memory-functions.md"],
+         "retrieved": [{"rank": 1, "source": "psychology-2e/06-1-what-is-learning.md", "section": "Learning",
+                        "score": 0.03},
+                       {"rank": 2, "source": "psychology-2e/08-1-how-memory-functions.md", "section": "Encoding",
+                        "score": 0.02}],
+         "citations": [{"n": 1, "source": "psychology-2e/08-1-how-memory-functions.md", "section": "Encoding",
+                        "quote": "Encoding is the input of information."}],
          "faithfulness": {"score": 0.9}, "citation_quality": {"recall": 1.0, "precision": 0.75},
          "retrieval": {"recall_at_k": 1.0, "reciprocal_rank": 0.5}, "correctness": {"token_f1": 0.4},
          "refusal": {"correct": True}, "flags": ["uncited_sentence"]},
-        {"id": "q2", "question": "Capital of France?", "answerable": False, "refused": True, "faithfulness": None,
+        {"id": "q2", "question": "Capital of France?", "answerable": False, "refused": True, "answer": "Not covered.",
+         "gold_sources": ["paris.md"], "retrieved": [], "faithfulness": None,
          "citation_quality": None, "retrieval": None, "correctness": None, "refusal": {"correct": True}, "flags": []},
     ]
     report = {
@@ -218,14 +251,13 @@ def test_evals_page_shows_the_latest_report(course: Path) -> None:
                     "mcq_accuracy": {"value": 0.0, "n": 0, "abstained": 0, "note": "no items to score"}},
         "questions": questions, "threshold_failures": [],
     }
-    older = dict(report, metrics={"faithfulness": {"value": 0.1, "n": 1, "abstained": 0}})
+    older = dict(report, metrics={"faithfulness": {"value": 0.1, "n": 1, "abstained": 0}},
+                 questions=[dict(questions[0], answer="Something else [1]."), questions[1]])
     (reports / "eval-dev-20261120T000000Z.json").write_text(json.dumps(older), encoding="utf-8")
     os.utime(reports / "eval-dev-20261120T000000Z.json", (1, 1))
     (reports / "eval-dev-20261121T000000Z.json").write_text(json.dumps(report), encoding="utf-8")
     (reports / "eval-dev-20261121T000000Z.html").write_text("<script>alert(1)</script>", encoding="utf-8")
-    at = _app()
-    at.switch_page("app_pages/evals.py").run()
-    assert not at.exception, at.exception
+    at = _as_instructor(monkeypatch, "app_pages/evals.py")
     assert [(m.label, m.value) for m in at.metric] == [("faithfulness", "0.90"), ("refusal accuracy", "1.00"),
                                                        ("mcq accuracy", "—")]  # nothing scored is not a zero
     table = at.dataframe[0].value
@@ -233,6 +265,25 @@ def test_evals_page_shows_the_latest_report(course: Path) -> None:
     assert list(table["flags"]) == ["uncited_sentence", ""]
     assert {b.label for b in at.download_button} == {"Download JSON", "Download HTML"}
     assert not at.html  # the HTML report is offered as a file, never rendered
+
+    # One question at a time: its answer, and retrieved passages beside the gold sources.
+    assert at.selectbox(key="eval-question").value == "q1"
+    assert any("Encoding is the input of information" in _plain(m.value) for m in at.markdown)
+    sources = at.dataframe[1].value
+    assert list(sources["source"]) == ["psychology-2e/06-1-what-is-learning.md",
+                                       "psychology-2e/08-1-how-memory-functions.md"]
+    assert list(sources["gold"]) == [False, True]
+    at.selectbox(key="eval-question").select("q2").run()
+    sources = at.dataframe[1].value
+    assert list(sources["source"]) == ["paris.md"] and list(sources["section"]) == ["(not retrieved)"]
+
+    # Compared with the previous run: metric deltas and the questions that changed.
+    assert any(s.value == "Compared with the previous run" for s in at.subheader)
+    metrics = at.dataframe[2].value
+    row = metrics[metrics["metric"] == "faithfulness"].iloc[0]
+    assert (row["previous"], row["latest"], round(row["change"], 2)) == (0.1, 0.9, 0.8)
+    changed = at.dataframe[3].value
+    assert list(changed["id"]) == ["q1"] and "answer text" in changed["what"].iloc[0]
 
 
 def test_instructor_replaces_and_deletes_a_document(course: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -308,3 +359,75 @@ def test_history_leaves_out_failed_questions() -> None:
     entries = [ChatEntry("user", "q1"), ChatEntry("assistant", "", answer=answer),
                ChatEntry("user", "q2"), ChatEntry("assistant", "Sorry, something went wrong", error=True)]
     assert history(entries) == [Turn("user", "q1"), Turn("assistant", "a1 [1].")]
+
+
+# --- the record of questions and the insights page ----------------------------------------------------
+
+
+def test_questions_asked_in_the_app_are_recorded_pseudonymously(course: Path) -> None:
+    at = _ask(_app(), "What is encoding?")
+    assert any("recorded pseudonymously" in c.value for c in at.caption)  # students are told
+    _ask(at, "What is the capital of France?")
+    second, first = QuestionLog(_records()).records()
+    assert (first.channel, first.question, first.refused) == ("app", "What is encoding?", False)
+    assert first.citations and first.citations[0]["chunk_id"] and first.latency_ms > 0
+    assert (second.refused, second.refusal_reason) == (True, "not_in_course")
+    assert first.session_id == second.session_id == at.session_state["record_session_id"]
+
+    other = _ask(_app(), "What is encoding?")  # another browser session, another pseudonym
+    ids = {r.session_id for r in QuestionLog(_records()).records()}
+    assert len(ids) == 2 and other.session_state["record_session_id"] in ids
+
+
+def test_recording_off_records_nothing_from_the_app(course: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TUTOR_RECORD_QUESTIONS", "0")
+    at = _ask(_app(), "What is encoding?")
+    assert not any("recorded pseudonymously" in c.value for c in at.caption)
+    assert at.chat_message[1].markdown  # answered all the same
+    assert QuestionLog(_records()).totals()["questions"] == 0
+
+
+def test_the_insights_page_is_refused_to_a_student_session(course: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    student = _ask(_app(), "What is the capital of France?")
+    student.switch_page("app_pages/insights.py").run()
+    assert not student.exception, student.exception
+    assert "no instructor password is set" in student.info[0].value
+    assert not student.metric and not student.expander and not student.download_button
+
+    monkeypatch.setenv("TUTOR_INSTRUCTOR_PASSWORD", PASSWORD)
+    student.switch_page("app_pages/insights.py").run()
+    assert [t.label for t in student.text_input] == ["Instructor password"]
+    assert not student.metric and not student.expander and not student.download_button
+    assert not any("capital" in m.value.lower() for m in student.markdown)
+
+
+def test_the_insights_page_shows_counts_gaps_and_the_record(course: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = _app()
+    for question in ("What is the capital of France?", "Which city is the capital of France?", "What is encoding?"):
+        _ask(at, question)
+    at = _as_instructor(monkeypatch, "app_pages/insights.py", at)
+    metrics = {m.label: m.value for m in at.metric}
+    assert (metrics["Questions"], metrics["Refused"]) == ("3", "2")
+    assert any(s.value == "Course gaps (1)" for s in at.subheader)
+    gap = next(m.value for m in at.markdown if "2 questions" in m.value)
+    assert "capital" in gap and "france" in gap.lower()
+    assert at.get("page_link") and "Library" in str(at.get("page_link")[0].proto)
+    conversation = at.expander[0]
+    assert "3 questions" in conversation.label
+    assert any("Encoding" in m.value for m in conversation.markdown)  # the answer as the student saw it
+    assert any("08-1-how-memory-functions.md" in _plain(c.value) for c in conversation.caption)  # its citations
+
+    at.text_input[0].input("what is ENCODING").run()
+    assert not at.exception, at.exception
+    assert len(at.expander) == 1 and "1 question ·" in at.expander[0].label  # only the matching turn
+    assert [b.label for b in at.download_button] == ["Download the record (CSV)"]
+
+
+def test_students_still_get_answers_when_the_records_database_is_down(course: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.support.processes import free_port
+
+    monkeypatch.setenv("TUTOR_DATABASE_URL", f"postgresql://nobody@127.0.0.1:{free_port()}/gone")
+    at = _ask(_app(), "What is encoding?")
+    assert "\\[1\\]" in at.chat_message[1].markdown[0].value  # answered, just not recorded
+    assert not at.feedback  # no thumbs that could not be stored

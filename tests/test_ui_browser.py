@@ -164,3 +164,41 @@ def test_markup_in_a_document_is_shown_as_text_and_never_runs(app_url: str, page
     page.wait_for_timeout(500)  # give any injected handler a chance to fire
     _screenshot(page, "chat-markup.png")
     assert page.dialogs == []
+
+
+def test_off_course_questions_show_up_as_course_gaps_for_the_instructor(app_url: str, page) -> None:
+    off_course = ["What is the capital of France?", "Which city is the capital of France?",
+                  "How do I bake sourdough bread?"]
+    page.goto(app_url)
+    page.get_by_text("recorded pseudonymously").wait_for()  # the student is told
+    for question in off_course:
+        _ask(page, question)
+        page.get_by_test_id("stChatMessage").last.get_by_text("not in the course materials").first.wait_for()
+
+    instructor = page.context.browser.new_page()  # the instructor's own session
+    try:
+        instructor.set_default_timeout(120_000)
+        instructor.goto(f"{app_url}/insights")
+        instructor.get_by_label("Instructor password").fill(PASSWORD)
+        instructor.get_by_role("button", name="Log in").click()
+        heading = instructor.get_by_text("Course gaps (")
+        heading.wait_for()
+        count = int(heading.inner_text().split("(")[1].rstrip(")"))
+        assert 1 <= count <= 2, heading.inner_text()
+        gaps = instructor.locator("[class*='st-key-gap-']")
+        assert gaps.count() == count
+        shown = " ".join(gaps.nth(i).inner_text() for i in range(count))
+        for question in off_course:
+            assert question in shown, shown
+        assert "capital" in gaps.first.inner_text().lower()
+        link = gaps.first.get_by_text("Add material in the Library")
+        link.wait_for()  # drawn once the page has finished its run
+        instructor.get_by_text("Download the record (CSV)").wait_for()
+        _screenshot(instructor, "insights.png")
+        ARTIFACTS.mkdir(exist_ok=True)
+        gaps.first.screenshot(path=str(ARTIFACTS / "insights-gap.png"))
+        link.click()
+        instructor.get_by_text("Add documents").wait_for()  # one click to the Library
+        assert instructor.url.endswith("/library")
+    finally:
+        instructor.close()

@@ -24,6 +24,18 @@ def _service(ctx: click.Context):
     return ctx.obj["service"]
 
 
+def _record(ctx: click.Context, answer, *, session_id: str, channel: str, started: float) -> None:
+    """The recording hook (tutor.records): one row per answered question, unless TUTOR_RECORD_QUESTIONS=0."""
+    import time
+
+    from tutor.records import QuestionRecorder
+
+    recorder = ctx.obj.setdefault("recorder", QuestionRecorder(_settings(ctx)))
+    recorder.record(answer, session_id=session_id, channel=channel, latency_s=time.perf_counter() - started)
+    if recorder.last_error:
+        click.echo(f"(warning: {recorder.last_error})", err=True)
+
+
 class TutorGroup(click.Group):
     """Turns the tutor's own errors into a message and exit code 2, not a traceback."""
 
@@ -178,24 +190,36 @@ def _render_answer(answer, *, show_sources: bool = True) -> None:
 @click.pass_context
 def ask_command(ctx: click.Context, question: str, as_json: bool) -> None:
     """Answer QUESTION from the course documents, citing its sources [n]."""
+    import time
+
+    from tutor.records import new_session_id
+
     service = _service(ctx)
+    started = time.perf_counter()
     if as_json:
-        click.echo(json.dumps(service.ask(question).to_dict(), indent=2, ensure_ascii=False))
-        return
-    stream = service.ask_stream(question)
-    for delta in stream:
-        click.echo(delta, nl=False)
-    click.echo()
-    _render_answer(stream.answer)
+        answer = service.ask(question)
+        click.echo(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        stream = service.ask_stream(question)
+        for delta in stream:
+            click.echo(delta, nl=False)
+        click.echo()
+        answer = stream.answer
+        _render_answer(answer)
+    _record(ctx, answer, session_id=new_session_id(), channel="ask", started=started)
 
 
 @main.command("chat")
 @click.pass_context
 def chat_command(ctx: click.Context) -> None:
     """A conversation in the terminal: one question a line; /new starts over, /quit or EOF ends."""
+    import time
+
     from tutor.models import Turn
+    from tutor.records import new_session_id
 
     service = _service(ctx)
+    session_id = new_session_id()  # one pseudonym for the whole terminal conversation
     history: list[Turn] = []
     interactive = sys.stdin.isatty()
     click.echo("Ask about the course. /new starts a new conversation, /quit ends.", err=True)
@@ -213,14 +237,60 @@ def chat_command(ctx: click.Context) -> None:
             click.echo("(new conversation)", err=True)
             continue
         click.echo("tutor> ", nl=False)
+        started = time.perf_counter()
         stream = service.ask_stream(question, history)
         for delta in stream:
             click.echo(delta, nl=False)
         click.echo()
         answer = stream.answer
         _render_answer(answer)
+        _record(ctx, answer, session_id=session_id, channel="chat", started=started)
         click.echo()
         history += [Turn("user", question), Turn("assistant", answer.text)]
+
+
+@main.command("insights")
+@click.option("--since", help="Only questions asked on or after this day (YYYY-MM-DD, UTC).")
+@click.option("--json", "as_json", is_flag=True, help="Print the insights as JSON.")
+@click.option("--csv", "csv_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="Also write the record of questions (since --since) to this CSV file.")
+@click.pass_context
+def insights_command(ctx: click.Context, since: str | None, as_json: bool, csv_path: Path | None) -> None:
+    """What students asked: counts, course gaps (refused and thumbs-down questions by topic), most cited."""
+    from datetime import date
+
+    from tutor.insights import course_insights
+    from tutor.records import Database, QuestionLog
+
+    if since is not None:
+        try:
+            since = date.fromisoformat(since).isoformat()
+        except ValueError as exc:
+            raise click.BadParameter(f"{since!r} is not a day like 2026-11-30", param_hint="--since") from exc
+    log = QuestionLog(Database.open(_settings(ctx)))
+    insights = course_insights(log, _service(ctx), since)
+    if csv_path is not None:
+        csv_path.write_text(log.export_csv(log.records(since=since)), encoding="utf-8")
+    if as_json:
+        click.echo(json.dumps(insights.to_dict(), indent=2, ensure_ascii=False))
+        return
+    share = f" ({insights.refused / insights.questions:.0%})" if insights.questions else ""
+    click.echo(f"questions {insights.questions} · refused {insights.refused}{share} · "
+               f"thumbs up {insights.feedback['up']} · down {insights.feedback['down']}")
+    click.echo("\nCourse gaps (refused or disliked, by topic):" if insights.gaps else "\nNo course gaps.")
+    for gap in insights.gaps:
+        click.echo(f"  {gap.count:>3}  {gap.label}")
+        for example in gap.examples:
+            click.echo(f"         “{example}”")
+        if gap.nearest:
+            click.echo("         nearest: " + "; ".join(f"{n['source']} › {n['section'] or n['title']}"
+                                                       for n in gap.nearest))
+    click.echo("\nMost cited documents:" if insights.most_cited else "\nNothing cited yet.")
+    for cited in insights.most_cited[:10]:
+        click.echo(f"  {cited.count:>3}  {cited.source}")
+    never = [c.source for c in insights.least_cited if c.count == 0]
+    if never:
+        click.echo(f"\nNever cited ({len(never)}): " + ", ".join(never[:10]) + (" …" if len(never) > 10 else ""))
 
 
 def _attach_eval_commands() -> None:

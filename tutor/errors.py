@@ -62,3 +62,11 @@ class LibraryLocked(NotAuthorized):
 
 class TooManyAttempts(NotAuthorized):
     """Too many wrong passwords in a short time: guessing is slowed to a crawl."""
+
+
+class RecordsUnavailable(TutorError):
+    """The records database (questions, feedback, saved chats) cannot be reached or read."""
+
+
+class ChatNotFound(TutorError):
+    """No saved chat with that id belongs to this session (it never existed, or was forgotten)."""

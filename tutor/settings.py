@@ -71,8 +71,17 @@ class Settings(BaseSettings):
     instructor_password: str | None = Field(None, description="Enables the Library page when set.")
     upload_max_mb: float = Field(20.0, gt=0, description="Largest file an instructor may upload.")
 
+    # --- the record of questions (tutor/records) ---------------------------------------------------
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL of the records database; default: SQLite in the data directory."
+    )
+    record_questions: bool = Field(True, description="Record every question asked, pseudonymously.")
+    record_retention_days: int = Field(
+        180, ge=0, description="Days the record of questions, feedback and saved chats is kept; 0 keeps it forever."
+    )
+
     @field_validator("answerer", "chroma_url", "embedding_base_url", "openai_base_url", "openai_api_key", "embedding_api_key",
-                     "instructor_password", "embedding_model")
+                     "instructor_password", "embedding_model", "database_url")
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value or None
@@ -82,6 +91,14 @@ class Settings(BaseSettings):
     def _chroma_url_is_http(cls, value: str | None) -> str | None:
         if value and not value.startswith(("http://", "https://")):
             raise ValueError("TUTOR_CHROMA_URL must look like http://HOST:PORT")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_is_supported(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://", "postgres://")):
+            raise ValueError("TUTOR_DATABASE_URL must look like postgresql://USER:PASSWORD@HOST:PORT/DATABASE "
+                             "(or sqlite:///PATH)")
         return value
 
     def model_post_init(self, __context: object) -> None:

@@ -1,6 +1,6 @@
 """Streamlit entry point: `tutor serve` (or `streamlit run ui/app.py`).
 
-Three pages, one per audience, in app_pages/ (not pages/: Streamlit would also list a pages/
+Four pages, for three audiences, in app_pages/ (not pages/: Streamlit would also list a pages/
 folder on its own, beside st.navigation's menu). Settings come from the environment (`tutor serve` passes
 TUTOR_DATA_DIR, TUTOR_CORPUS_DIR and TUTOR_COLLECTION); the pages only call the `tutor` library.
 """
@@ -11,7 +11,9 @@ st.set_page_config(page_title="Course tutor", page_icon=":material/school:", lay
 
 pages = {
     "Students": [st.Page("app_pages/chat.py", title="Chat", icon=":material/chat:", default=True)],
-    "Instructors": [st.Page("app_pages/library.py", title="Library", icon=":material/library_books:")],
+    "Instructors": [st.Page("app_pages/library.py", title="Library", icon=":material/library_books:"),
+                    st.Page("app_pages/insights.py", title="Insights", icon=":material/insights:")],
+    # Behind the instructor login too: a report quotes the course and the tutor's answers in bulk.
     "Developers": [st.Page("app_pages/evals.py", title="Evals", icon=":material/monitoring:")],
 }
 st.navigation(pages).run()

@@ -19,6 +19,8 @@ def copy_index(indexed_service, target: Path) -> tuple[Path, Path]:
     them (uploads, feedback) without touching the session's shared index. Chunks keep pointing at the
     shared corpus paths, which is harmless: sources are relative names and only re-index reads paths."""
     data_dir, corpus_dir = target / "data", target / "corpus"
-    shutil.copytree(indexed_service.settings.data_dir, data_dir)
+    # Not the records database: CLI tests on the shared index record their questions there, and each UI
+    # test starts from an empty record of its own.
+    shutil.copytree(indexed_service.settings.data_dir, data_dir, ignore=shutil.ignore_patterns("records.sqlite3*"))
     shutil.copytree(indexed_service.settings.corpus_dir, corpus_dir)
     return data_dir, corpus_dir

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import streamlit as st
 
 from tutor_ui import resources
 from tutor_ui.chat import (ChatEntry, answer_question, ask_later, conversation, conversation_markdown, new_chat,
-                           render_answer, render_feedback, render_user, take_pending)
+                           record_reply, render_answer, render_feedback, render_user, take_pending)
 from tutor_ui.text import escape_markdown
 
 tutor = resources.service()
@@ -24,6 +26,9 @@ st.caption(f"Answers come only from the course materials, with numbered sources.
            if mode != "offline" else
            "Answers come only from the course materials, with numbered sources. · Offline mode: "
            "answers quote the course directly.")
+if tutor.settings.record_questions:
+    st.caption(":material/visibility: Questions are recorded pseudonymously (no name, no address) for the "
+               "course's instructors, to improve the course.")
 
 # Read first (the input is pinned to the bottom wherever it is declared) so starters hide while answering.
 question = st.chat_input("Ask a question about the course") or take_pending()
@@ -42,7 +47,8 @@ for entry in messages:
             render_user(entry.text)
         elif entry.answer is not None:
             render_answer(entry.answer)
-            render_feedback(entry, feedback)
+            if feedback is not None:
+                render_feedback(entry, feedback)
         else:
             st.error(escape_markdown(entry.text), icon=":material/error:")
 
@@ -50,7 +56,10 @@ if question and question.strip():
     with st.chat_message("user"):
         render_user(question)
     with st.chat_message("assistant"):
+        started = time.perf_counter()
         reply = answer_question(tutor, question, messages)
+    record_reply(resources.recorder(), reply, session_id=resources.record_session_id(),
+                 latency_s=time.perf_counter() - started)
     messages += [ChatEntry("user", question), reply]
     # Redraw from the conversation: the final answer (validated citations, feedback) replaces the stream.
     st.rerun()

@@ -11,8 +11,8 @@ from typing import Any, Literal
 import streamlit as st
 
 from tutor.errors import CorpusNotIndexed, TutorError
-from tutor.feedback import FeedbackStore, rating_from_thumbs
 from tutor.models import Answer, Citation, Turn
+from tutor.records import FeedbackStore, QuestionRecorder, rating_from_thumbs
 from tutor.service import TutorService
 from tutor_ui.text import escape_markdown, highlighted_passage, model_markdown, model_markdown_stream
 
@@ -31,6 +31,7 @@ class ChatEntry:
     answer: Answer | None = None
     error: bool = False
     feedback_id: int | None = None
+    record_id: int | None = None  # its row in the record of questions, which its feedback points at
     comment_saved: bool = False
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])  # stable widget keys across reruns
 
@@ -82,6 +83,12 @@ def answer_question(tutor: TutorService, question: str, entries: Sequence[ChatEn
         if stream is not None:
             stream.close()  # a rerun (new chat, another page) interrupts us: release the model's stream
         waiting.empty()
+
+
+def record_reply(recorder: QuestionRecorder, reply: ChatEntry, *, session_id: str, latency_s: float) -> None:
+    """The recording hook: an answered question goes into the record (errors are not recorded)."""
+    if reply.answer is not None:
+        reply.record_id = recorder.record(reply.answer, session_id=session_id, channel="app", latency_s=latency_s)
 
 
 def _clear_on_first(deltas: Iterable[str], placeholder: Any) -> Iterator[str]:
@@ -162,7 +169,7 @@ def _rated(entry_id: str, store: FeedbackStore) -> None:
     rating = rating_from_thumbs(st.session_state.get(f"rating-{entry_id}"))
     if entry.feedback_id is None:
         if rating is not None:
-            entry.feedback_id = store.record(entry.answer, rating)
+            entry.feedback_id = store.record(entry.answer, rating, question_id=entry.record_id)
     else:
         store.update(entry.feedback_id, rating=rating, clear_rating=rating is None)
 

@@ -8,6 +8,7 @@ documents and model answers.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,8 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from evals.report import EvalReport, latest_report as newest_report
+from evals.report import EvalReport, latest_report as newest_report, load_report
+from evals.report.compare import compare_reports
 from evals.report.render import BINS, histogram
 from evals.summary import METRICS
 from tutor.settings import Settings
@@ -38,6 +40,21 @@ def latest_report(settings: Settings) -> Report | None:
     """The newest eval report in the reports directory, or None when there is none."""
     found = newest_report(reports_dir(settings))
     return Report(*found) if found else None
+
+
+def latest_reports(settings: Settings, count: int = 2) -> list[Report]:
+    """The newest `count` readable eval reports, newest first (the page compares the first two)."""
+    folder = reports_dir(settings)
+    candidates = sorted(folder.glob("eval-*.json"), key=lambda p: p.stat().st_mtime) if folder.is_dir() else []
+    found: list[Report] = []
+    for path in reversed(candidates):
+        try:
+            found.append(Report(path, load_report(path)))
+        except (OSError, ValueError):
+            continue  # a half-written or foreign file: fall back to the previous report
+        if len(found) == count:
+            break
+    return found
 
 
 def scored_metrics(data: EvalReport) -> dict[str, float]:
@@ -91,6 +108,80 @@ def render_report(report: Report) -> None:
         st.bar_chart({"questions": {f"{edges[i]:.1f}": c for i, c in enumerate(histogram(values))}},
                      x_label=column, y_label="questions")
     _downloads(report.path)
+
+
+def source_rows(result: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One question's retrieved passages beside its gold sources: which retrieved files are gold (matched on a
+    path suffix, as the retrieval metric does), and the gold files nothing retrieved."""
+    gold = [str(g) for g in result.get("gold_sources") or []]
+
+    def is_gold(source: str) -> bool:
+        return any(source == g or source.endswith("/" + g) or g.endswith("/" + source) for g in gold)
+
+    rows = [{"rank": r.get("rank"), "source": r.get("source"), "section": r.get("section"), "score": r.get("score"),
+             "gold": is_gold(str(r.get("source", "")))} for r in result.get("retrieved") or []]
+    retrieved = [str(r.get("source", "")) for r in result.get("retrieved") or []]
+    rows += [{"rank": None, "source": g, "section": "(not retrieved)", "score": None, "gold": True}
+             for g in gold if not any(s == g or s.endswith("/" + g) or g.endswith("/" + s) for s in retrieved)]
+    return rows
+
+
+def render_drilldown(data: EvalReport) -> None:
+    """One question at a time: what was asked and answered, retrieved vs gold sources, citations, flags."""
+    # As plain dicts: gold_sources, retrieved and reference_answer are extra fields of the typed result.
+    results = [q.model_dump() for q in data.questions]
+    if not results:
+        return
+    st.subheader("One question")
+    ids = [str(r.get("id")) for r in results]
+    chosen = st.selectbox("Question", ids, key="eval-question", format_func=lambda i: escape_markdown(
+        f"{i} — {str(next(r for r in results if str(r.get('id')) == i).get('question', ''))[:90]}"))
+    result = next(r for r in results if str(r.get("id")) == chosen)
+    st.markdown(escape_markdown(str(result.get("question", ""))))
+    if result.get("refused"):
+        st.info(escape_markdown(str(result.get("answer", ""))), icon=":material/block:")
+    else:
+        st.markdown(escape_markdown(str(result.get("answer", ""))))
+    if result.get("reference_answer"):
+        st.caption(escape_markdown(f"Reference answer: {result['reference_answer']}"))
+    st.caption("Retrieved passages and gold sources")
+    st.dataframe(source_rows(result), hide_index=True)
+    for citation in result.get("citations") or []:
+        st.caption(escape_markdown(f"[{citation.get('n')}] {citation.get('source')} › {citation.get('section')}: "
+                                   f"“{citation.get('quote')}”"))
+    for flag in result.get("flags") or []:
+        st.warning(escape_markdown(str(flag)), icon=":material/flag:")
+
+
+def comparison_rows(previous: EvalReport, current: EvalReport) -> dict[str, Any]:
+    """compare_reports(previous, current), as the tables the page draws."""
+    result = compare_reports(previous, current)
+    metrics = [{"metric": m["metric"], "previous": m["a"], "latest": m["b"], "change": m["delta"]}
+               for m in result["metrics"]]
+    questions = [{"id": q["id"], "change": q["change"],
+                  "what": ", ".join(q.get("diffs", {}))} for q in result["questions"]]
+    return {"comparable": result["comparable"], "settings": result["settings"], "metrics": metrics,
+            "questions": questions}
+
+
+def render_comparison(previous: Report, current: Report) -> None:
+    st.subheader("Compared with the previous run")
+    try:
+        rows = comparison_rows(previous.data, current.data)
+    except (KeyError, TypeError, AttributeError) as exc:  # a report from an older evals version lacks a field
+        st.caption(escape_markdown(f"{previous.path.name} cannot be compared with this report (missing {exc})."))
+        return
+    st.caption(escape_markdown(f"{previous.path.name} → {current.path.name}"))
+    if not rows["comparable"]:
+        st.warning("Different dataset or metric definitions: the changes are not like for like.",
+                   icon=":material/warning:")
+    if rows["settings"]:
+        st.caption(escape_markdown("Settings changed: " + "; ".join(
+            f"{s['setting']}: {s['a']} → {s['b']}" for s in rows["settings"])))
+    st.dataframe(rows["metrics"], hide_index=True)
+    st.caption(f"{len(rows['questions'])} question(s) changed")
+    if rows["questions"]:
+        st.dataframe(rows["questions"], hide_index=True)
 
 
 def _downloads(json_path: Path) -> None:

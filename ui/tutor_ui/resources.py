@@ -1,4 +1,5 @@
-"""What the app builds once per process: settings, the embedder, the tutor service, the feedback store.
+"""What the app builds once per process: settings, the embedder, the tutor service, the records database
+(feedback, the record of questions).
 
 Settings are read from the environment on every run (cheap) and used as the cache key, so a
 changed environment (a test pointing TUTOR_DATA_DIR elsewhere) gets its own service, while every
@@ -9,14 +10,12 @@ from __future__ import annotations
 
 import json
 import threading
-from pathlib import Path
-
 import streamlit as st
 from langchain_core.embeddings import Embeddings
 
 from tutor.embeddings import build_embedder
 from tutor.errors import TutorError
-from tutor.feedback import FeedbackStore
+from tutor.records import Database, FeedbackStore, QuestionRecorder, database_url, new_session_id
 from tutor.service import TutorService
 from tutor.settings import Settings
 
@@ -39,9 +38,38 @@ def service() -> TutorService:
     return _service(current.model_dump_json(), _settings=current)
 
 
-def feedback_store() -> FeedbackStore:
+def database() -> Database:
+    """The records database (opened, migrated, retention applied once per process and URL); a database
+    that cannot be reached stops the page with its message."""
     current = settings()
-    return _feedback_store(str(current.data_dir.resolve()))
+    try:
+        return _database(database_url(current), _settings=current)
+    except TutorError as exc:
+        st.error(str(exc), icon=":material/error:")
+        st.stop()
+        raise
+
+
+def feedback_store() -> FeedbackStore | None:
+    """The feedback store, or None when the records database cannot be reached: students still get
+    answers, only the thumbs are not offered."""
+    current = settings()
+    try:
+        return FeedbackStore(_database(database_url(current), _settings=current))
+    except TutorError:
+        return None
+
+
+def recorder() -> QuestionRecorder:
+    """The recording hook for this app's settings (TUTOR_RECORD_QUESTIONS off: it records nothing)."""
+    current = settings()
+    return _recorder(database_url(current), current.record_questions, _settings=current)
+
+
+def record_session_id() -> str:
+    """The pseudonymous id of this browser session: random, made on its first question, never tied to a
+    name or an address."""
+    return st.session_state.setdefault("record_session_id", new_session_id())
 
 
 @st.cache_resource(show_spinner=False)
@@ -59,8 +87,13 @@ def _service(settings_json: str, _settings: Settings) -> TutorService:
 
 
 @st.cache_resource(show_spinner=False)
-def _feedback_store(data_dir: str) -> FeedbackStore:
-    return FeedbackStore.in_data_dir(Path(data_dir))
+def _database(url: str, _settings: Settings) -> Database:
+    return Database.open(_settings)
+
+
+@st.cache_resource(show_spinner=False)
+def _recorder(url: str, enabled: bool, _settings: Settings) -> QuestionRecorder:
+    return QuestionRecorder(_settings, open_database=lambda _: _database(url, _settings=_settings))
 
 
 def _warm_up(tutor: TutorService) -> None:
