@@ -18,10 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Literal
 
-from tutor.documents import SUPPORTED_SUFFIXES, load_document
+from tutor.documents import SUPPORTED_SUFFIXES
 from tutor.errors import DocumentError, TutorError, UnsupportedDocument
 from tutor.ingest import is_licence_file
+from tutor.isolation import load_isolated
 from tutor.library import InstructorSession, inside_corpus, library_file, require_instructor
+from tutor.limits import ParseLimits
 from tutor.settings import Settings
 
 if TYPE_CHECKING:
@@ -136,7 +138,7 @@ def _install(service: TutorService, upload: Upload, target: Path) -> UploadOutco
     staged.write_bytes(upload.data)
     try:
         try:
-            load_document(staged)
+            load_isolated(staged, ParseLimits.from_settings(settings))
         except DocumentError as exc:
             raise DocumentError(upload.name, exc.reason) from exc
         had_previous = target.exists()
