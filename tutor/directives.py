@@ -18,8 +18,11 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+
+from tutor.documents import SourceDocument
+from tutor.models import Chunk
 
 # Chunk metadata key: the planted sentences of that chunk, as a JSON list (Chroma metadata is flat).
 METADATA_KEY = "planted_sentences"
@@ -168,3 +171,42 @@ def locate(directives: Iterable[Directive], raw: str | None) -> list[Directive]:
                     directive.line)
         located.append(Directive(directive.sentence, line))
     return located
+
+
+# --- at ingest ----------------------------------------------------------------------------------------
+
+_RAW_TEXT_SUFFIXES = {".md", ".markdown", ".txt", ".html", ".htm"}
+_PAGE = re.compile(r"^## Page (\d+)$")
+
+
+def flag_planted(document: SourceDocument, chunks: Sequence[Chunk]) -> list[str]:
+    """Record on each chunk which of its sentences are planted (METADATA_KEY), and return one warning
+    per planted sentence of the document, naming where it is (line of the file, or PDF page)."""
+    for chunk in chunks:
+        planted = planted_metadata(chunk.text)
+        if planted:
+            chunk.metadata[METADATA_KEY] = planted
+        else:
+            chunk.metadata.pop(METADATA_KEY, None)
+    found = find_directives(document.text)
+    if not found:
+        return []
+    lines = document.text.splitlines()
+    raw = None
+    if document.path.suffix.lower() in _RAW_TEXT_SUFFIXES:
+        try:
+            raw = document.path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            raw = None
+    warnings = []
+    for directive in locate(found, raw):
+        if document.kind == "pdf":
+            page = next((m.group(1) for text in reversed(lines[:directive.line])
+                         if (m := _PAGE.match(text.strip()))), None)
+            where = f"page {page}" if page else f"line {directive.line} of the extracted text"
+        else:
+            where = f"line {directive.line}"
+        shown = directive.sentence if len(directive.sentence) <= 200 else directive.sentence[:199] + "…"
+        warnings.append(f"{where}: looks like an instruction planted for the tutor or the students; "
+                        f"it is kept out of answers: \"{shown}\"")
+    return warnings

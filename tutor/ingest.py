@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from tutor.chunking import CHUNKER_VERSION, chunk_document, embedding_text
 from tutor.documents import is_supported, load_document
+from tutor.directives import flag_planted
 from tutor.embeddings import embedder_name
 from tutor.errors import DocumentError, IndexBusy, TutorError, UnsupportedDocument
 from tutor.isolation import load_isolated
@@ -51,6 +52,7 @@ class FileOutcome:
     chunks: int = 0
     embedded: int = 0
     error: str | None = None
+    warnings: list[str] = field(default_factory=list)  # e.g. planted instructions found (tutor.directives)
 
 
 @dataclass
@@ -69,6 +71,11 @@ class IngestReport:
         return [o for o in self.outcomes if o.status == "failed"]
 
     @property
+    def warnings(self) -> list[tuple[str, str]]:
+        """(source, warning) for every warning of the run, in file order."""
+        return [(o.source, w) for o in self.outcomes for w in o.warnings]
+
+    @property
     def exit_code(self) -> int:
         return 1 if self.failed else 0
 
@@ -76,7 +83,8 @@ class IngestReport:
         counts = ", ".join(f"{self.count(s)} {s}" for s in ("added", "updated", "unchanged", "removed", "failed"))
         prefix = "dry run (nothing written): " if self.dry_run else ""
         embedded = "nothing to embed" if self.embedded == 0 else f"{self.embedded} chunks embedded"
-        return f"{prefix}{counts}; {embedded} in {self.seconds:.1f}s"
+        warned = f"; {len(self.warnings)} warning{'s' if len(self.warnings) != 1 else ''}" if self.warnings else ""
+        return f"{prefix}{counts}; {embedded} in {self.seconds:.1f}s{warned}"
 
     def to_dict(self) -> dict[str, Any]:
         return {"summary": {s: self.count(s) for s in ("added", "updated", "unchanged", "removed", "failed")},
@@ -91,6 +99,7 @@ class _Planned:
     sha256: str
     chunks: list[Chunk]
     previous: IndexedFile | None
+    warnings: list[str] = field(default_factory=list)
 
 
 # --- discovery -------------------------------------------------------------------------------------
@@ -287,7 +296,7 @@ def _ingest_locked(paths: Sequence[Path], settings: Settings, store: ChunkStore,
         except DocumentError as exc:
             report.outcomes.append(FileOutcome(source, "failed", str(path), error=exc.reason))
             continue
-        planned.append(_Planned(source, path, sha256, chunks, previous))
+        planned.append(_Planned(source, path, sha256, chunks, previous, flag_planted(document, chunks)))
 
     # Only passages not already in the index are embedded: an edited file re-embeds what changed.
     known = store.existing_ids(c.chunk_id for p in planned for c in p.chunks) if planned else set()
@@ -300,7 +309,7 @@ def _ingest_locked(paths: Sequence[Path], settings: Settings, store: ChunkStore,
         status: Status = "updated" if plan.previous else "added"
         new = [c for c in plan.chunks if c.chunk_id not in known]
         report.outcomes.append(FileOutcome(plan.source, status, str(plan.path), chunks=len(plan.chunks),
-                                           embedded=len(new)))
+                                           embedded=len(new), warnings=plan.warnings))
         if dry_run:
             continue
         file_meta = {plan.source: {"path": str(plan.path), "source_sha256": plan.sha256, "pipeline": pipeline,

@@ -14,7 +14,7 @@ import re
 import unicodedata
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Literal
 
@@ -49,6 +49,7 @@ class UploadOutcome:
     source: str = ""  # the library name it is indexed under
     chunks: int = 0
     error: str | None = None
+    warnings: list[str] = field(default_factory=list)  # planted instructions found, with their line
 
     @property
     def ok(self) -> bool:
@@ -155,7 +156,8 @@ def _install(service: TutorService, upload: Upload, target: Path) -> UploadOutco
             _restore(target, backup, had_previous)
             raise DocumentError(upload.name, (outcome.error if outcome else None) or "could not be indexed")
         backup.unlink(missing_ok=True)
-        return UploadOutcome(upload.name, outcome.status, source=outcome.source, chunks=outcome.chunks)
+        return UploadOutcome(upload.name, outcome.status, source=outcome.source, chunks=outcome.chunks,
+                             warnings=outcome.warnings)
     finally:
         staged.unlink(missing_ok=True)
 
