@@ -18,7 +18,7 @@ import yaml
 
 from tutor.errors import DocumentError, UnsupportedDocument
 from tutor.hidden import drop_hidden_html, visible_operations
-from tutor.limits import ParseLimits, check_extracted, check_is_text, check_size, check_zip
+from tutor.limits import ParseLimits, check_extracted, check_html_depth, check_is_text, check_size, check_zip
 
 MARKDOWN_SUFFIXES = {".md", ".markdown", ".txt"}
 SUPPORTED_SUFFIXES = MARKDOWN_SUFFIXES | {".pdf", ".html", ".htm", ".docx"}
@@ -240,6 +240,7 @@ def _load_html(path: Path, data: bytes, limits: ParseLimits) -> SourceDocument:
     from bs4 import BeautifulSoup
 
     check_is_text(path, data)
+    check_html_depth(path, data)
     try:
         soup = BeautifulSoup(data, "lxml")
     except Exception as exc:  # lxml errors on truly broken bytes

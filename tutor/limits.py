@@ -98,3 +98,25 @@ def check_zip(path: Path, data: bytes, limits: ParseLimits) -> None:
         if total > limits.docx_max_unpacked_bytes:
             raise DocumentError(path, f"would inflate to more than {limits.docx_max_unpacked_bytes / MB:g} MB "
                                       "(TUTOR_MAX_DOCX_UNPACKED_MB)")
+
+
+# Real pages nest a few dozen deep; Python tree builders crawl (or recurse) far past this, and libxml2
+# stops reporting at 256 levels without telling (so the limit sits below that).
+MAX_HTML_DEPTH = 250
+
+
+def check_html_depth(path: Path, data: bytes) -> None:
+    """Refuse HTML nested deeper than MAX_HTML_DEPTH before a Python tree is built from it: lxml's
+    C parser streams the events, so this costs milliseconds where BeautifulSoup would take seconds."""
+    from lxml import etree
+
+    depth = 0
+    try:
+        for event, _ in etree.iterparse(io.BytesIO(data), events=("start", "end"), html=True, recover=True,
+                                        huge_tree=False):
+            depth += 1 if event == "start" else -1
+            if depth > MAX_HTML_DEPTH:
+                raise DocumentError(path, f"HTML is nested more than {MAX_HTML_DEPTH} elements deep; "
+                                          "no course page is (refused)")
+    except etree.Error:
+        return  # unparseable here: BeautifulSoup's lenient parse decides
