@@ -60,7 +60,7 @@ def check_size(path: Path, size: int, limits: ParseLimits) -> None:
     suffix = path.suffix.lower()
     limit = limits.max_bytes.get(suffix)
     if limit is not None and size > limit:
-        raise DocumentError(path, f"is {size / MB:.1f} MB; the limit for {suffix} files is {limit / MB:g} MB "
+        raise DocumentError(path, f"is {size / MB:.3g} MB; the limit for {suffix} files is {round(limit / MB, 2):g} MB "
                                   f"({SIZE_SETTINGS[suffix]})")
 
 

@@ -228,7 +228,7 @@ Body text.
 HOSTILE_CASES = [
     Case("bomb.pdf", "failed", r"safety limit|limit"),
     Case("bomb.docx", "failed", r"ZIP bomb|inflate"),
-    Case("huge.txt", "failed", r"limit for \.txt files is 10 MB \(TUTOR_MAX_TEXT_MB\)"),
+    Case("huge.txt", "failed", r"is 200 MB; the limit for \.txt files is 10 MB \(TUTOR_MAX_TEXT_MB\)"),
     Case("random.html", "failed", r"binary"),
     Case("png-named.md", "failed", r"binary"),
     Case("aes-locked.pdf", "failed", r"encrypted"),
