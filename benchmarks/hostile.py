@@ -87,7 +87,7 @@ def overhead(settings_dir: Path) -> dict[str, float]:
     warm = time.perf_counter() - started
     pool.close()
     corpus = settings_dir / "corpus"
-    corpus.mkdir()
+    corpus.mkdir(parents=True)
     for path in files:
         (corpus / path.name).write_bytes(path.read_bytes())
     service = TutorService(Settings(data_dir=settings_dir / "data", corpus_dir=corpus))
