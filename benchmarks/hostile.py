@@ -17,14 +17,12 @@ import threading
 import time
 from pathlib import Path
 
+# Light imports only at the top: every parse worker imports this (main) module, as multiprocessing does.
 from tests.support.hostile import build_hostile_corpus
 from tutor.documents import load_document
 from tutor.errors import DocumentError
-from tutor.ingest import discover
 from tutor.isolation import ParsePool
 from tutor.limits import MB, ParseLimits
-from tutor.service import TutorService
-from tutor.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -70,6 +68,9 @@ class DescendantPeak:
 
 
 def overhead(settings_dir: Path) -> dict[str, float]:
+    from tutor.service import TutorService  # torch, Chroma: not in the workers
+    from tutor.settings import Settings
+
     files = sorted((REPO / "corpus" / "psychology-2e").glob("0[68]-*.md"))
     limits = ParseLimits()
     started = time.perf_counter()
@@ -101,6 +102,8 @@ def overhead(settings_dir: Path) -> dict[str, float]:
 
 
 def hostile_cases(root: Path) -> list[tuple[str, float, int, str]]:
+    from tutor.ingest import discover
+
     corpus = build_hostile_corpus(root / "corpus", root / "outside")
     files, refused, _ = discover([corpus], corpus)
     limits = ParseLimits()

@@ -131,7 +131,8 @@ def discover(paths: Sequence[Path], corpus_root: Path) -> tuple[list[tuple[Path,
                 if is_licence_file(file.name) or any(
                         file.is_relative_to(d) and _ignored(file.relative_to(d), pats) for d, pats in ignores.items()):
                     continue
-                unsafe = unsafe_path_reason(file, given)
+                unsafe = unsafe_path_reason(file, corpus_root if given.resolve().is_relative_to(corpus_root.resolve())
+                                            else given)
                 if unsafe:
                     failures.append(FileOutcome(source=printable_name(relative.as_posix()), status="failed",
                                                 path=printable_name(str(file)), error=unsafe))

@@ -7,9 +7,10 @@ with an address-space limit (`resource.setrlimit`), a CPU-time limit, and a wall
 file (pebble kills and replaces a worker that overruns or crashes). Whatever happens in the worker
 comes back as a DocumentError naming the file and the reason.
 
-Start-up cost is paid once per process: workers are forked from a small forkserver that has
-already imported the parsers, and the pool is kept for the next file (and the next ingest in the
-same process, e.g. the next upload in the app).
+Start-up cost is paid once per process: workers are forked from a small forkserver, and the pool
+is kept for the next file (and the next ingest in the same process, e.g. the next upload in the app).
+As everywhere in multiprocessing, the worker imports the caller's main module: keep it light (the
+CLI, the app and pytest are) and guard its top level with `if __name__ == "__main__":`.
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ from tutor.limits import MB, ParseLimits
 
 # A worker is replaced after this many files, so nothing a parser leaks accumulates.
 _TASKS_PER_WORKER = 50
-_PRELOAD = ["tutor.documents", "pypdf", "bs4", "lxml.html", "docx", "frontmatter"]
+# Only our loader module: each format's parser is imported by a worker the first time it meets that
+# format (as it would be in-process), so a folder of Markdown never pays for PDF or DOCX imports.
+_PRELOAD = ["tutor.documents"]
 
 
 @dataclass(frozen=True)
