@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from tutor.documents import SourceDocument
 from tutor.models import Chunk
+from tutor.text import split_sentences
 
 # Chunk metadata key: the planted sentences of that chunk, as a JSON list (Chroma metadata is flat).
 METADATA_KEY = "planted_sentences"
@@ -98,8 +99,6 @@ _OTHER = [
 ]
 
 _PATTERNS = [re.compile(p, re.IGNORECASE | re.MULTILINE) for p in _EN + _OTHER]
-# Sentence ends: . ! ? (and their CJK forms) followed by space, or a line break.
-_SENTENCE_END = re.compile(r"(?<=[.!?。！？])[\"”’)\]]*\s+|\n+")
 _MARKUP = re.compile(r"^\s*(?:#{1,6}\s+|[-*+•>]\s+|\d+[.)]\s+)|\*\*|__|`")
 _MAX_SENTENCE = 2000  # longer "sentences" are split text, not a sentence; bounded regex work
 
@@ -127,13 +126,9 @@ def is_directive(sentence: str) -> bool:
 
 
 def sentences(text: str) -> list[tuple[str, int]]:
-    """The sentences of a text with the (1-based) line each starts on."""
-    found: list[tuple[str, int]] = []
-    for line_number, line in enumerate(text.splitlines(), start=1):
-        for piece in _SENTENCE_END.split(line):
-            if piece.strip():
-                found.append((piece.strip(), line_number))
-    return found
+    """The sentences of a text (split as the answerer splits them, tutor.text) with their 1-based line."""
+    return [(sentence, line_number) for line_number, line in enumerate(text.splitlines(), start=1)
+            for sentence in split_sentences(line)]
 
 
 def find_directives(text: str) -> list[Directive]:
