@@ -14,6 +14,7 @@ import shutil
 from collections.abc import Iterator
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.support.hostile import HIDDEN_HTML, HIDDEN_MARK, write_hidden_pdf
 from tests.support.processes import ServerProcess, free_port, guarded_env, venv_bin
@@ -57,9 +58,12 @@ def test_hidden_text_never_appears_and_nothing_is_fetched_from_outside(app_url: 
     page.set_default_timeout(120_000)
     try:
         page.goto(app_url)
-        for question in ("What does selective attention let a listener do?",
-                         "What does working memory hold, and what keeps information active in it?"):
+        for asked, question in enumerate(("What does selective attention let a listener do?",
+                                          "What does working memory hold, and what keeps information active in it?"),
+                                         start=1):
             _ask(page, question)
+            # _ask waits for the last message's thumbs; the earlier answer's thumbs must not count.
+            expect(page.get_by_test_id("stFeedback")).to_have_count(asked, timeout=120_000)
             answer = page.get_by_test_id("stChatMessage").last
             footnotes = answer.get_by_test_id("stExpander")
             for i in range(footnotes.count()):
