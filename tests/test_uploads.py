@@ -3,12 +3,13 @@ runs without a session obtained with the instructor password."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from tutor.errors import DocumentError, UnsupportedDocument
-from tutor.library import (InstructorSession, LibraryLocked, LoginThrottle, NotAuthorized, TooManyAttempts,
+from tutor.library import (Client, InstructorSession, LibraryLocked, LoginThrottle, NotAuthorized, TooManyAttempts,
                            delete_documents, instructor_login, library_documents, reindex_library,
                            require_instructor)
 from tutor.service import TutorService
@@ -188,13 +189,27 @@ def test_document_error_names_the_upload_not_the_temporary_file(library: TutorSe
     assert issubclass(UnsupportedDocument, DocumentError)
 
 
-def test_password_guessing_is_throttled(library: TutorService) -> None:
+def test_password_guessing_slows_down_only_the_guesser(library: TutorService) -> None:
     now = [1000.0]
-    throttle = LoginThrottle(max_failures=3, window=60.0, clock=lambda: now[0])
+    throttle = LoginThrottle(free_tries=3, address_free_tries=6, base_delay=2.0, max_delay=60.0, clock=lambda: now[0])
+    student, instructor = Client("student-browser", "10.0.0.7"), Client("instructor-browser", "10.0.0.8")
     for _ in range(3):
         with pytest.raises(NotAuthorized, match="Wrong"):
-            instructor_login(library.settings, "guess", throttle)
-    with pytest.raises(TooManyAttempts, match="try again in 60 s"):
-        instructor_login(library.settings, PASSWORD, throttle)  # even the right password waits
+            instructor_login(library.settings, "guess", throttle, client=student)
+    # The delay grows with each further wrong password: 2 s, 4 s, 8 s, ... up to max_delay.
+    waits = []
+    for _ in range(7):
+        with pytest.raises(TooManyAttempts, match=r"try again in (\d+) s") as refused:
+            instructor_login(library.settings, PASSWORD, throttle, client=student)  # even the right one waits
+        waits.append(int(re.search(r"try again in (\d+) s", str(refused.value)).group(1)))
+        now[0] += waits[-1]
+        with pytest.raises(NotAuthorized, match="Wrong"):
+            instructor_login(library.settings, "guess", throttle, client=student)
+    assert waits == [2, 4, 8, 16, 32, 60, 60]
+    # Meanwhile the instructor, in another browser, logs in at once.
+    assert instructor_login(library.settings, PASSWORD, throttle, client=instructor)
+    # A fresh session from the guesser's address is still slowed: the address has used its allowance.
+    with pytest.raises(TooManyAttempts):
+        instructor_login(library.settings, "guess", throttle, client=Client("new-session", "10.0.0.7"))
     now[0] += 61
-    assert instructor_login(library.settings, PASSWORD, throttle)
+    assert instructor_login(library.settings, PASSWORD, throttle, client=student)

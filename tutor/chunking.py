@@ -15,7 +15,8 @@ from tutor.models import Chunk
 
 SECTION_SEPARATOR = " › "
 # Bump when chunk boundaries or ids would change for the same input, so ingest re-chunks every file.
-CHUNKER_VERSION = "1"
+# "2": documents lose hidden text and chunks record planted sentences (tutor.hidden, tutor.directives).
+CHUNKER_VERSION = "2"
 
 _HEADERS = [("#", "h1"), ("##", "h2"), ("###", "h3"), ("####", "h4"), ("#####", "h5"), ("######", "h6")]
 

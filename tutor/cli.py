@@ -101,6 +101,8 @@ def ingest_command(ctx: click.Context, paths: tuple[Path, ...], prune: bool, dry
             elif outcome.status != "unchanged":
                 verb = f"would {outcome.status[:-1]}" if report.dry_run else outcome.status
                 click.echo(f"{verb:<8} {outcome.source} ({outcome.chunks} chunks, {outcome.embedded} embedded)")
+        for source, warning in report.warnings:
+            click.echo(f"WARNING  {source}, {warning}", err=True)
         click.echo(report.summary())
     sys.exit(report.exit_code)
 

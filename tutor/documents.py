@@ -17,6 +17,8 @@ import frontmatter
 import yaml
 
 from tutor.errors import DocumentError, UnsupportedDocument
+from tutor.hidden import drop_hidden_html, visible_operations
+from tutor.limits import ParseLimits, check_extracted, check_html_depth, check_is_text, check_size, check_zip
 
 MARKDOWN_SUFFIXES = {".md", ".markdown", ".txt"}
 SUPPORTED_SUFFIXES = MARKDOWN_SUFFIXES | {".pdf", ".html", ".htm", ".docx"}
@@ -41,22 +43,29 @@ def is_supported(path: Path) -> bool:
     return path.suffix.lower() in SUPPORTED_SUFFIXES
 
 
-def load_document(path: Path) -> SourceDocument:
-    """Read one file. Raises DocumentError (or UnsupportedDocument) with the reason."""
+def load_document(path: Path, limits: ParseLimits | None = None) -> SourceDocument:
+    """Read one file. Raises DocumentError (or UnsupportedDocument) with the reason.
+
+    This runs the format's parser in the calling process: untrusted files are read through
+    tutor.isolation.load_isolated, which calls this in a worker with a memory and time limit."""
+    limits = limits or ParseLimits()
     suffix = path.suffix.lower()
     loader = _LOADERS.get(suffix)
     if loader is None:
         supported = ", ".join(sorted(SUPPORTED_SUFFIXES))
         raise UnsupportedDocument(path, f"unsupported file type '{suffix or '(none)'}' (supported: {supported})")
     try:
+        check_size(path, path.stat().st_size, limits)
         data = path.read_bytes()
     except OSError as exc:
         raise DocumentError(path, f"cannot be read ({exc.strerror or exc})") from exc
+    check_size(path, len(data), limits)  # it may have grown since stat()
     if not data.strip():
         raise DocumentError(path, "file is empty")
-    document = loader(path, data)
+    document = loader(path, data, limits)
     if not _visible_text(document.text):
         raise DocumentError(path, "no text could be extracted")
+    check_extracted(path, document.text, limits)
     return document
 
 
@@ -64,8 +73,7 @@ def load_document(path: Path) -> SourceDocument:
 
 
 def _decode_text(path: Path, data: bytes) -> str:
-    if b"\x00" in data:
-        raise DocumentError(path, "looks like a binary file, not text (contains NUL bytes)")
+    check_is_text(path, data)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -74,8 +82,9 @@ def _decode_text(path: Path, data: bytes) -> str:
         ) from exc
 
 
-def _load_markdown(path: Path, data: bytes) -> SourceDocument:
+def _load_markdown(path: Path, data: bytes, limits: ParseLimits) -> SourceDocument:
     raw = _decode_text(path, data)
+    _refuse_yaml_aliases(path, raw)
     try:
         post = frontmatter.loads(raw)
     except yaml.YAMLError as exc:
@@ -102,6 +111,22 @@ def _load_markdown(path: Path, data: bytes) -> SourceDocument:
     metadata.setdefault("title", title)
     return SourceDocument(path=path, title=title, text=text, kind="markdown" if is_markdown else "text",
                           metadata=metadata)
+
+
+def _refuse_yaml_aliases(path: Path, raw: str) -> None:
+    """Course metadata never needs YAML anchors and aliases (&a / *a); an alias bomb ("billion
+    laughs") is made of nothing else. Counted on the event stream, which never expands them."""
+    match = re.match(r"\A---[ \t]*\r?\n(.*?)^(?:---|\.\.\.)[ \t]*$", raw, flags=re.DOTALL | re.MULTILINE)
+    if not match or "*" not in match.group(1):
+        return
+    try:
+        aliases = sum(1 for event in yaml.parse(match.group(1), Loader=yaml.SafeLoader)
+                      if isinstance(event, yaml.AliasEvent))
+    except yaml.YAMLError:
+        return  # the real parse reports it
+    if aliases:
+        raise DocumentError(path, f"front matter uses YAML aliases ({aliases} '*' references); course metadata "
+                                  "does not need them (and an alias bomb is made of them)")
 
 
 def _clean_body(body: str) -> str:
@@ -152,29 +177,35 @@ def _is_heading_line(paragraph: str) -> bool:
 # --- PDF ------------------------------------------------------------------------------------------
 
 
-def _load_pdf(path: Path, data: bytes) -> SourceDocument:
+def _load_pdf(path: Path, data: bytes, limits: ParseLimits) -> SourceDocument:
     import io
 
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf._configuration import apply_configuration
+    from pypdf.errors import LimitReachedError, PdfReadError, PyPdfError
 
     if not data.lstrip().startswith(b"%PDF"):
         raise DocumentError(path, "not a PDF file (missing %PDF header): corrupt or misnamed")
     try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted:
-            # Many PDFs are "encrypted" with an empty user password and open fine; real protection fails here.
-            try:
-                opened = reader.decrypt("")
-            except Exception as exc:  # pypdf raises several types for unsupported ciphers
-                raise DocumentError(path, f"PDF is encrypted and cannot be opened ({exc})") from exc
-            if not opened:
-                raise DocumentError(path, "PDF is encrypted (password required); upload an unprotected copy")
-        pages = [(page.extract_text() or "").strip() for page in reader.pages]
-        info_title = (reader.metadata.title if reader.metadata else None) or None
+        # pypdf's own bounds on inflating streams stay on; never hand a stream to an outside jbig2dec.
+        with apply_configuration(jbig2dec_binary=None):
+            reader = PdfReader(io.BytesIO(data))
+            if reader.is_encrypted:
+                # Many PDFs are "encrypted" with an empty user password and open fine (AES needs the
+                # `cryptography` package); real protection fails here.
+                try:
+                    opened = reader.decrypt("")
+                except Exception as exc:  # pypdf raises several types for unsupported ciphers
+                    raise DocumentError(path, f"PDF is encrypted and cannot be opened ({exc})") from exc
+                if not opened:
+                    raise DocumentError(path, "PDF is encrypted (password required); upload an unprotected copy")
+            pages = [_visible_page_text(page) for page in reader.pages]
+            info_title = (reader.metadata.title if reader.metadata else None) or None
     except DocumentError:
         raise
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
+    except LimitReachedError as exc:
+        raise DocumentError(path, f"PDF exceeds a safety limit while decompressing ({_first_line(str(exc))})") from exc
+    except (PdfReadError, PyPdfError, ValueError, KeyError, TypeError, OSError, AttributeError, IndexError) as exc:
         raise DocumentError(path, f"PDF is corrupt or unreadable ({_first_line(str(exc)) or type(exc).__name__})") from exc
     if not any(pages):
         raise DocumentError(path, "PDF has no extractable text (scanned images need OCR first)")
@@ -186,18 +217,36 @@ def _load_pdf(path: Path, data: bytes) -> SourceDocument:
                           metadata={"title": title, "pages": len(pages)})
 
 
+def _visible_page_text(page: object) -> str:
+    """The page's text without what is drawn invisibly (tutor.hidden)."""
+    from pypdf.generic import ContentStream, NameObject
+
+    contents = page.get_contents()  # type: ignore[attr-defined]
+    if contents is not None:
+        operations, dropped = visible_operations(contents.operations)
+        if dropped:
+            filtered = ContentStream(None, None)
+            filtered.operations = operations
+            page[NameObject("/Contents")] = filtered  # type: ignore[index]
+    return (page.extract_text() or "").strip()  # type: ignore[attr-defined]
+
+
 # --- HTML -----------------------------------------------------------------------------------------
 
 _BLOCK_TAGS = ["h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "pre", "blockquote", "td", "th", "dt", "dd"]
 
 
-def _load_html(path: Path, data: bytes) -> SourceDocument:
+def _load_html(path: Path, data: bytes, limits: ParseLimits) -> SourceDocument:
     from bs4 import BeautifulSoup
 
+    check_is_text(path, data)
+    check_html_depth(path, data)
     try:
         soup = BeautifulSoup(data, "lxml")
     except Exception as exc:  # lxml errors on truly broken bytes
         raise DocumentError(path, f"HTML cannot be parsed ({_first_line(str(exc))})") from exc
+    # Before <style> goes: its rules say what is hidden. Hidden text is never course text.
+    drop_hidden_html(soup)
     # Scripts, styles and page chrome are never course text.
     for tag in soup(["script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form"]):
         tag.decompose()
@@ -228,7 +277,7 @@ def _load_html(path: Path, data: bytes) -> SourceDocument:
 # --- DOCX -----------------------------------------------------------------------------------------
 
 
-def _load_docx(path: Path, data: bytes) -> SourceDocument:
+def _load_docx(path: Path, data: bytes, limits: ParseLimits) -> SourceDocument:
     import io
 
     import docx
@@ -238,9 +287,10 @@ def _load_docx(path: Path, data: bytes) -> SourceDocument:
         reason = "DOCX is password-protected (encrypted)" if data.startswith(b"\xd0\xcf\x11\xe0") \
             else "not a valid DOCX file (corrupt or misnamed)"
         raise DocumentError(path, reason)
+    check_zip(path, data, limits)
     try:
         document = docx.Document(io.BytesIO(data))
-    except (PackageNotFoundError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+    except (PackageNotFoundError, KeyError, ValueError, zipfile.BadZipFile, SyntaxError) as exc:
         raise DocumentError(path, f"DOCX is corrupt ({_first_line(str(exc)) or type(exc).__name__})") from exc
     lines: list[str] = []
     for paragraph in document.paragraphs:
@@ -296,7 +346,7 @@ def _first_line(text: str) -> str:
     return text.strip().splitlines()[0][:200] if text.strip() else ""
 
 
-_LOADERS: dict[str, Callable[[Path, bytes], SourceDocument]] = {
+_LOADERS: dict[str, Callable[[Path, bytes, ParseLimits], SourceDocument]] = {
     ".md": _load_markdown,
     ".markdown": _load_markdown,
     ".txt": _load_markdown,

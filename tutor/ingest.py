@@ -11,6 +11,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import time
+import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -24,8 +25,11 @@ from tqdm import tqdm
 
 from tutor.chunking import CHUNKER_VERSION, chunk_document, embedding_text
 from tutor.documents import is_supported, load_document
+from tutor.directives import flag_planted
 from tutor.embeddings import embedder_name
 from tutor.errors import DocumentError, IndexBusy, TutorError, UnsupportedDocument
+from tutor.isolation import load_isolated
+from tutor.limits import ParseLimits
 from tutor.models import Chunk
 from tutor.settings import Settings
 from tutor.store import ChunkStore, IndexedFile
@@ -48,6 +52,7 @@ class FileOutcome:
     chunks: int = 0
     embedded: int = 0
     error: str | None = None
+    warnings: list[str] = field(default_factory=list)  # e.g. planted instructions found (tutor.directives)
 
 
 @dataclass
@@ -66,6 +71,11 @@ class IngestReport:
         return [o for o in self.outcomes if o.status == "failed"]
 
     @property
+    def warnings(self) -> list[tuple[str, str]]:
+        """(source, warning) for every warning of the run, in file order."""
+        return [(o.source, w) for o in self.outcomes for w in o.warnings]
+
+    @property
     def exit_code(self) -> int:
         return 1 if self.failed else 0
 
@@ -73,7 +83,8 @@ class IngestReport:
         counts = ", ".join(f"{self.count(s)} {s}" for s in ("added", "updated", "unchanged", "removed", "failed"))
         prefix = "dry run (nothing written): " if self.dry_run else ""
         embedded = "nothing to embed" if self.embedded == 0 else f"{self.embedded} chunks embedded"
-        return f"{prefix}{counts}; {embedded} in {self.seconds:.1f}s"
+        warned = f"; {len(self.warnings)} warning{'s' if len(self.warnings) != 1 else ''}" if self.warnings else ""
+        return f"{prefix}{counts}; {embedded} in {self.seconds:.1f}s{warned}"
 
     def to_dict(self) -> dict[str, Any]:
         return {"summary": {s: self.count(s) for s in ("added", "updated", "unchanged", "removed", "failed")},
@@ -88,6 +99,7 @@ class _Planned:
     sha256: str
     chunks: list[Chunk]
     previous: IndexedFile | None
+    warnings: list[str] = field(default_factory=list)
 
 
 # --- discovery -------------------------------------------------------------------------------------
@@ -119,6 +131,12 @@ def discover(paths: Sequence[Path], corpus_root: Path) -> tuple[list[tuple[Path,
                 if is_licence_file(file.name) or any(
                         file.is_relative_to(d) and _ignored(file.relative_to(d), pats) for d, pats in ignores.items()):
                     continue
+                unsafe = unsafe_path_reason(file, corpus_root if given.resolve().is_relative_to(corpus_root.resolve())
+                                            else given)
+                if unsafe:
+                    failures.append(FileOutcome(source=printable_name(relative.as_posix()), status="failed",
+                                                path=printable_name(str(file)), error=unsafe))
+                    continue
                 key = source_key(file, corpus_root, given)
                 if is_supported(file):
                     found[file.resolve()] = key
@@ -126,12 +144,45 @@ def discover(paths: Sequence[Path], corpus_root: Path) -> tuple[list[tuple[Path,
                     failures.append(FileOutcome(source=key, status="failed", path=str(file.resolve()),
                                                 error=UnsupportedDocument(file, _unsupported_reason(file)).reason))
         elif given.is_file():
+            # A file named on the command line may live anywhere; inside the library it obeys its rules.
+            root = corpus_root if given.absolute().is_relative_to(corpus_root.absolute()) else given.parent
+            unsafe = unsafe_path_reason(given, root)
+            if unsafe:
+                failures.append(FileOutcome(source=printable_name(given.name), status="failed",
+                                            path=printable_name(str(given)), error=unsafe))
+                continue
             key = source_key(given, corpus_root, None)
             found[given.resolve()] = key
         else:
             failures.append(FileOutcome(source=str(given), status="failed", path=str(given),
                                         error="no such file or directory"))
     return sorted(found.items(), key=lambda item: item[1]), failures, scanned_dirs
+
+
+def unsafe_path_reason(file: Path, root: Path) -> str | None:
+    """Why a file found under `root` must not be read, or None. A symlink (of the file or of a folder
+    on the way) that leads outside the root would index a file nobody put in the library; a name
+    with control characters would be shown to people (CLI, pages, citations) as something else."""
+    relative = file.absolute().relative_to(root.absolute()) if file.absolute().is_relative_to(root.absolute()) \
+        else Path(file.name)
+    if any(_has_control_characters(part) for part in relative.parts):
+        return "file name contains control characters; rename it"
+    resolved, real_root = file.resolve(), root.resolve()
+    if not resolved.is_relative_to(real_root):
+        return f"is a symbolic link to a file outside {real_root.name or real_root}/; refused"
+    return None
+
+
+def _has_control_characters(name: str) -> bool:
+    # Cc: C0/C1 controls (newline, escape...); Cf: invisible format characters such as the bidi
+    # overrides that make "evil‮fdp.md" display as "evildm.pdf".
+    return any(unicodedata.category(ch) in ("Cc", "Cf") for ch in name)
+
+
+def printable_name(name: str) -> str:
+    """A name fit to print: control and format characters shown as escapes."""
+    return "".join(ch.encode("unicode_escape").decode("ascii") if unicodedata.category(ch) in ("Cc", "Cf") else ch
+                   for ch in name)
 
 
 def _unsupported_reason(path: Path) -> str:
@@ -224,7 +275,8 @@ def _ingest_locked(paths: Sequence[Path], settings: Settings, store: ChunkStore,
     planned: list[_Planned] = []
     for path, source in files:
         try:
-            sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+            with path.open("rb") as handle:  # streamed: a huge file is refused later, not held here
+                sha256 = hashlib.file_digest(handle, "sha256").hexdigest()
         except OSError as exc:
             report.outcomes.append(FileOutcome(source, "failed", str(path), error=f"cannot be read ({exc.strerror})"))
             continue
@@ -240,12 +292,12 @@ def _ingest_locked(paths: Sequence[Path], settings: Settings, store: ChunkStore,
             report.outcomes.append(FileOutcome(source, "unchanged", str(path), chunks=len(previous.chunk_ids)))
             continue
         try:
-            document = load_document(path)
+            document = load_isolated(path, ParseLimits.from_settings(settings))
             chunks = chunk_document(document, source, settings.chunk_size, settings.chunk_overlap)
         except DocumentError as exc:
             report.outcomes.append(FileOutcome(source, "failed", str(path), error=exc.reason))
             continue
-        planned.append(_Planned(source, path, sha256, chunks, previous))
+        planned.append(_Planned(source, path, sha256, chunks, previous, flag_planted(document, chunks)))
 
     # Only passages not already in the index are embedded: an edited file re-embeds what changed.
     known = store.existing_ids(c.chunk_id for p in planned for c in p.chunks) if planned else set()
@@ -258,7 +310,7 @@ def _ingest_locked(paths: Sequence[Path], settings: Settings, store: ChunkStore,
         status: Status = "updated" if plan.previous else "added"
         new = [c for c in plan.chunks if c.chunk_id not in known]
         report.outcomes.append(FileOutcome(plan.source, status, str(plan.path), chunks=len(plan.chunks),
-                                           embedded=len(new)))
+                                           embedded=len(new), warnings=plan.warnings))
         if dry_run:
             continue
         file_meta = {plan.source: {"path": str(plan.path), "source_sha256": plan.sha256, "pipeline": pipeline,

@@ -13,7 +13,6 @@ import hmac
 import secrets
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,37 +35,94 @@ HOW_TO_ENABLE = (
 )
 
 
-class LoginThrottle:
-    """At most `max_failures` wrong passwords per `window` seconds, across all sessions of the process
-    (a browser session is cheap to open, so per-session counting would not slow a guesser down)."""
+@dataclass(frozen=True)
+class Client:
+    """Who is typing a password: a browser session, and its network address when the server knows it
+    (Streamlit does not for connections from localhost)."""
 
-    def __init__(self, max_failures: int = 10, window: float = 60.0,
+    session: str
+    address: str | None = None
+
+
+@dataclass
+class _Record:
+    failures: int = 0
+    last: float = 0.0
+
+
+class LoginThrottle:
+    """Wrong passwords slow down the client that typed them, not everyone.
+
+    Each browser session gets `free_tries` wrong passwords, then has to wait `base_delay` seconds
+    after the next wrong one, twice that after the one after, and so on up to `max_delay`. A new
+    session is cheap to open, so the network address (where known) is counted too, with a larger
+    allowance (`address_free_tries`) because people behind one proxy share it. Another browser —
+    the instructor's — has its own count: a student's guessing never locks it out (unless both sit
+    behind one address and the student has used up that address's allowance: then the instructor
+    waits, at most `max_delay`, like the guesser). A right password clears its session's count.
+    """
+
+    def __init__(self, free_tries: int = 3, address_free_tries: int = 20, base_delay: float = 2.0,
+                 max_delay: float = 300.0, forget_after: float = 3600.0, max_clients: int = 10_000,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self.max_failures = max_failures
-        self.window = window
+        self.free_tries = free_tries
+        self.address_free_tries = address_free_tries
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self.forget_after = forget_after
+        self.max_clients = max_clients
         self._clock = clock
-        self._failures: dict[str, deque[float]] = {}
+        self._records: dict[str, _Record] = {}
         self._lock = threading.Lock()
 
-    def check(self, key: str) -> None:
-        with self._lock:
-            recent = self._recent(key)
-            if len(recent) >= self.max_failures:
-                wait = self.window - (self._clock() - recent[0])
-                raise TooManyAttempts(f"Too many wrong passwords; try again in {max(wait, 1):.0f} s.")
+    def _keys(self, client: Client) -> list[tuple[str, int]]:
+        keys = [(f"session:{client.session}", self.free_tries)]
+        if client.address:
+            keys.append((f"address:{client.address}", self.address_free_tries))
+        return keys
 
-    def failed(self, key: str) -> None:
-        with self._lock:
-            self._recent(key).append(self._clock())
+    def delay(self, failures: int, free: int) -> float:
+        """Seconds to wait after the `failures`-th wrong password (0 while within the allowance)."""
+        if failures < free:
+            return 0.0
+        return min(self.base_delay * 2 ** (failures - free), self.max_delay)
 
-    def _recent(self, key: str) -> deque[float]:
-        recent = self._failures.setdefault(key, deque())
-        while recent and self._clock() - recent[0] >= self.window:
-            recent.popleft()
-        return recent
+    def check(self, client: Client) -> None:
+        """Raise TooManyAttempts (before the password is looked at) while this client must wait."""
+        with self._lock:
+            now = self._clock()
+            self._forget_old(now)
+            wait = 0.0
+            for key, free in self._keys(client):
+                record = self._records.get(key)
+                if record is not None:
+                    wait = max(wait, record.last + self.delay(record.failures, free) - now)
+            if wait > 0:
+                raise TooManyAttempts(f"Too many wrong passwords from this browser; try again in {max(wait, 1):.0f} s.")
+
+    def failed(self, client: Client) -> None:
+        with self._lock:
+            now = self._clock()
+            for key, _ in self._keys(client):
+                record = self._records.setdefault(key, _Record())
+                record.failures += 1
+                record.last = now
+
+    def succeeded(self, client: Client) -> None:
+        with self._lock:
+            self._records.pop(f"session:{client.session}", None)
+
+    def _forget_old(self, now: float) -> None:
+        stale = [k for k, r in self._records.items() if now - r.last > max(self.forget_after, self.max_delay)]
+        for key in stale:
+            del self._records[key]
+        while len(self._records) > self.max_clients:  # bounded memory however many sessions are opened
+            del self._records[min(self._records, key=lambda k: self._records[k].last)]
 
 
 _THROTTLE = LoginThrottle()
+# Callers that name no client (scripts, the library's own tests) share one count.
+_ANONYMOUS = Client("anonymous")
 
 
 @dataclass(frozen=True)
@@ -80,19 +136,22 @@ def library_enabled(settings: Settings) -> bool:
     return bool(settings.instructor_password)
 
 
-def instructor_login(settings: Settings, password: str, throttle: LoginThrottle | None = None) -> InstructorSession:
+def instructor_login(settings: Settings, password: str, throttle: LoginThrottle | None = None,
+                     client: Client | None = None) -> InstructorSession:
     """Exchange the instructor password for a session; raises NotAuthorized if it is wrong (and
-    TooManyAttempts, without looking at the password, after too many recent wrong ones)."""
+    TooManyAttempts, without looking at the password, while this client must wait after too many
+    wrong ones)."""
     if not settings.instructor_password:
         raise LibraryLocked(f"The library is locked: no instructor password is set. {HOW_TO_ENABLE}")
     throttle = throttle or _THROTTLE
-    key = _token_for(settings.instructor_password)  # counts per configured password, never stores it
-    throttle.check(key)
+    client = client or _ANONYMOUS
+    throttle.check(client)
     # Constant-time comparison: response time must not reveal how much of a guess was right.
     if not hmac.compare_digest(password.encode(), settings.instructor_password.encode()):
-        throttle.failed(key)
+        throttle.failed(client)
         raise NotAuthorized("Wrong instructor password.")
-    return InstructorSession(key)
+    throttle.succeeded(client)
+    return InstructorSession(_token_for(settings.instructor_password))
 
 
 def require_instructor(settings: Settings, session: InstructorSession | None) -> None:

@@ -80,6 +80,16 @@ class Settings(BaseSettings):
         180, ge=0, description="Days the record of questions, feedback and saved chats is kept; 0 keeps it forever."
     )
 
+    # --- reading untrusted files (tutor/limits.py, tutor/isolation.py) ---------------------------
+    parse_timeout: float = Field(30.0, gt=0, le=600, description="Seconds one file may take to read.")
+    parse_memory_mb: int = Field(1024, ge=256, description="Address-space limit of the worker reading a file.")
+    max_text_mb: float = Field(10.0, gt=0, description="Largest .md/.markdown/.txt file read.")
+    max_html_mb: float = Field(10.0, gt=0, description="Largest .html/.htm file read.")
+    max_pdf_mb: float = Field(100.0, gt=0, description="Largest .pdf file read.")
+    max_docx_mb: float = Field(50.0, gt=0, description="Largest .docx file read.")
+    max_docx_unpacked_mb: float = Field(200.0, gt=0, description="Most a DOCX may inflate to, all members.")
+    max_extracted_chars: int = Field(5_000_000, ge=1000, description="Most text one file may yield.")
+
     @field_validator("answerer", "chroma_url", "embedding_base_url", "openai_base_url", "openai_api_key", "embedding_api_key",
                      "instructor_password", "embedding_model", "database_url")
     @classmethod

@@ -14,14 +14,16 @@ import re
 import unicodedata
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Literal
 
-from tutor.documents import SUPPORTED_SUFFIXES, load_document
+from tutor.documents import SUPPORTED_SUFFIXES
 from tutor.errors import DocumentError, TutorError, UnsupportedDocument
 from tutor.ingest import is_licence_file
+from tutor.isolation import load_isolated
 from tutor.library import InstructorSession, inside_corpus, library_file, require_instructor
+from tutor.limits import ParseLimits
 from tutor.settings import Settings
 
 if TYPE_CHECKING:
@@ -47,6 +49,7 @@ class UploadOutcome:
     source: str = ""  # the library name it is indexed under
     chunks: int = 0
     error: str | None = None
+    warnings: list[str] = field(default_factory=list)  # planted instructions found, with their line
 
     @property
     def ok(self) -> bool:
@@ -136,7 +139,7 @@ def _install(service: TutorService, upload: Upload, target: Path) -> UploadOutco
     staged.write_bytes(upload.data)
     try:
         try:
-            load_document(staged)
+            load_isolated(staged, ParseLimits.from_settings(settings))
         except DocumentError as exc:
             raise DocumentError(upload.name, exc.reason) from exc
         had_previous = target.exists()
@@ -153,7 +156,8 @@ def _install(service: TutorService, upload: Upload, target: Path) -> UploadOutco
             _restore(target, backup, had_previous)
             raise DocumentError(upload.name, (outcome.error if outcome else None) or "could not be indexed")
         backup.unlink(missing_ok=True)
-        return UploadOutcome(upload.name, outcome.status, source=outcome.source, chunks=outcome.chunks)
+        return UploadOutcome(upload.name, outcome.status, source=outcome.source, chunks=outcome.chunks,
+                             warnings=outcome.warnings)
     finally:
         staged.unlink(missing_ok=True)
 

@@ -5,9 +5,15 @@ folder on its own, beside st.navigation's menu). Settings come from the environm
 TUTOR_DATA_DIR, TUTOR_CORPUS_DIR and TUTOR_COLLECTION); the pages only call the `tutor` library.
 """
 
+from pathlib import Path
+
 import streamlit as st
 
-st.set_page_config(page_title="Course tutor", page_icon=":material/school:", layout="centered")
+# A local file, not ":material/school:": Streamlit fetches a Material icon favicon from an outside font
+# host, and the app must load nothing from outside (campus machines may be offline; no third party
+# learns who uses the tutor).
+ICON = Path(__file__).resolve().parent / "static" / "icon.png"
+st.set_page_config(page_title="Course tutor", page_icon=str(ICON), layout="centered")
 
 pages = {
     "Students": [st.Page("app_pages/chat.py", title="Chat", icon=":material/chat:", default=True)],

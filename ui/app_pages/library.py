@@ -16,7 +16,7 @@ from tutor.library import (HOW_TO_ENABLE, NotAuthorized, delete_documents, libra
 from tutor.uploads import Upload, add_uploads, replace_document
 from tutor_ui import resources
 from tutor_ui.library import (add_notice, chunk_table, current_session, document_table, log_in, log_out,
-                              render_notices, short_time, show_outcomes, upload_widget_key)
+                              planted_in, render_notices, short_time, show_outcomes, upload_widget_key)
 from tutor_ui.text import escape_markdown
 
 st.title("Course library")
@@ -68,6 +68,8 @@ if st.button("Re-index the library", icon=":material/refresh:",
             if outcome.status != "unchanged":
                 st.write(escape_markdown(f"{outcome.status}: {outcome.source}" +
                                          (f" — {outcome.error}" if outcome.error else "")))
+            for warning in outcome.warnings:
+                st.warning(escape_markdown(f"{outcome.source}, {warning}"), icon=":material/warning:")
         progress.update(label=escape_markdown(report.summary()), state="error" if report.failed else "complete")
 
 documents = library_documents(tutor, session)
@@ -77,8 +79,13 @@ if not documents:
     st.stop()
 st.dataframe(document_table(documents), hide_index=True)
 for document in documents:
-    with st.expander(escape_markdown(f"{document.title} — {document.source} ({len(document.chunks)} chunks)")):
+    planted = planted_in(document)
+    flag = f" — {len(planted)} planted instruction{'s' if len(planted) != 1 else ''}" if planted else ""
+    with st.expander(escape_markdown(f"{document.title} — {document.source} ({len(document.chunks)} chunks){flag}"),
+                     icon=":material/warning:" if planted else None):
         st.caption(escape_markdown(f"File: {document.path} · last ingested {document.ingested_at}"))
+        for sentence in planted:
+            st.warning(escape_markdown(f"Kept out of answers: {sentence}"), icon=":material/warning:")
         st.dataframe(chunk_table(document.chunks), hide_index=True)
 
 st.subheader("Replace or delete a document")

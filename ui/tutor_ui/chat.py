@@ -179,22 +179,27 @@ def _rated(entry_id: str, store: FeedbackStore) -> None:
 
 def conversation_markdown(entries: Sequence[ChatEntry], when: datetime | None = None) -> str:
     """The conversation as a Markdown file a student can keep: questions, answers, and each answer's
-    sources as footnotes with the quoted sentences."""
+    sources as footnotes with the quoted sentences. Every piece is escaped exactly as the chat page
+    escapes it (the file may be opened in a viewer that renders HTML and follows links): what people
+    and documents wrote shows literally, the model's answer keeps emphasis and lists but no links,
+    images or tags, and URLs stay plain text with their host in view."""
     stamp = (when or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M UTC")
     lines = ["# Conversation with the course tutor", "", f"_Exported {stamp}_", ""]
     for entry in entries:
         if entry.role == "user":
-            lines += [f"**You:** {entry.text}", ""]
+            lines += [f"**You:** {escape_markdown(entry.text)}", ""]
             continue
         answer = entry.answer
         if answer is None:
-            lines += [f"**Tutor:** _{entry.text}_", ""]
+            lines += [f"**Tutor:** _{escape_markdown(entry.text)}_", ""]
             continue
         prefix = "**Tutor (not covered by the course):**" if answer.refused else "**Tutor:**"
-        lines += [f"{prefix} {answer.text}", ""]
+        lines += [f"{prefix} {model_markdown(answer.text)}", ""]
         for citation in answer.citations:
             place = " › ".join(p for p in (citation.title, citation.section) if p)
-            lines.append(f"> [{citation.n}] {place} ({citation.source}): \"{citation.quote}\"")
+            quote = " ".join(citation.quote.split())  # one footnote line: a quote's line breaks would end it
+            lines.append(f"> \\[{citation.n}\\] {escape_markdown(place)} ({escape_markdown(citation.source)}): "
+                         f"“{escape_markdown(quote)}”")
         if answer.citations:
             lines.append("")
     return "\n".join(lines).rstrip() + "\n"

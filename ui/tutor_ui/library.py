@@ -3,18 +3,22 @@ and the tables. Authorization itself lives in tutor.library, checked by every ac
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from typing import Any
 
 import streamlit as st
 
-from tutor.library import InstructorSession, LibraryDocument, NotAuthorized, instructor_login, require_instructor
+from tutor.directives import planted_sentences
+from tutor.library import (Client, InstructorSession, LibraryDocument, NotAuthorized, instructor_login,
+                           require_instructor)
 from tutor.models import Chunk
 from tutor.settings import Settings
 from tutor.uploads import UploadOutcome
 from tutor_ui.text import escape_markdown
 
 SESSION_KEY = "instructor"
+CLIENT_KEY = "client-id"
 NOTICES_KEY = "library-notices"
 
 
@@ -30,7 +34,18 @@ def current_session(settings: Settings) -> InstructorSession | None:
 
 
 def log_in(settings: Settings, password: str) -> None:
-    st.session_state[SESSION_KEY] = instructor_login(settings, password)
+    st.session_state[SESSION_KEY] = instructor_login(settings, password, client=this_client())
+
+
+def this_client() -> Client:
+    """This browser session (a random id kept in its session_state) and, where Streamlit knows it,
+    its network address: what the password throttle counts wrong tries by."""
+    session = st.session_state.setdefault(CLIENT_KEY, secrets.token_hex(16))
+    try:
+        address = st.context.ip_address
+    except Exception:  # outside a served app (bare mode) there is no connection to ask about
+        address = None
+    return Client(session, address or None)
 
 
 def log_out() -> None:
@@ -49,6 +64,7 @@ def show_outcomes(outcomes: Sequence[UploadOutcome], reset_widget: str) -> None:
         if outcome.ok:
             notices.append(("success", f"{outcome.name}: {outcome.status} as {outcome.source} "
                                        f"({outcome.chunks} chunk{'s' if outcome.chunks != 1 else ''})"))
+            notices += [("warning", f"{outcome.source}, {warning}") for warning in outcome.warnings]
         else:
             notices.append(("error", f"{outcome.name}: {outcome.error}"))
     generation = f"upload-generation-{reset_widget}"
@@ -64,6 +80,8 @@ def render_notices() -> None:
     for kind, message in st.session_state.pop(NOTICES_KEY, []):
         if kind == "success":
             st.success(escape_markdown(message), icon=":material/check_circle:")
+        elif kind == "warning":
+            st.warning(escape_markdown(message), icon=":material/warning:")
         else:
             st.error(escape_markdown(message), icon=":material/error:")
 
@@ -75,8 +93,14 @@ def short_time(stamp: str | None) -> str:
 
 def document_table(documents: Sequence[LibraryDocument]) -> list[dict[str, Any]]:
     return [{"Document": d.title, "File": d.source, "Chunks": len(d.chunks),
+             "Planted instructions": sum(len(planted_sentences(c.metadata)) for c in d.chunks),
              "Last ingested (UTC)": short_time(d.ingested_at)}
             for d in documents]
+
+
+def planted_in(document: LibraryDocument) -> list[str]:
+    """The sentences of a document that ingest flagged as planted instructions (kept out of answers)."""
+    return [s for c in document.chunks for s in planted_sentences(c.metadata)]
 
 
 def chunk_table(chunks: Sequence[Chunk]) -> list[dict[str, Any]]:
