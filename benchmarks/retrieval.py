@@ -35,7 +35,7 @@ from tutor.retrieve import PSYCHOLOGY_TUNED, RetrievalConfig
 # Ranking variants measured beside the default hybrid, to show each mechanism's effect per book.
 RANKING_VARIANTS = {
     "tuned-psych": PSYCHOLOGY_TUNED,  # the constants fitted to the psychology dev set before
-    "plain-rrf": RetrievalConfig(section_evidence=False, per_source_cap=2),  # equal-weight RRF only
+    "sections": RetrievalConfig(section_evidence=True),  # + section-level evidence (rejected on the tune half)
 }
 
 REPO = Path(__file__).resolve().parents[1]
