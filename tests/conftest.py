@@ -14,7 +14,7 @@ from tests.support import network
 from tests.support.postgres import database_url, postgres_server  # noqa: F401  (fixtures for every test module)
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+SHARED = Path(os.environ.get("TUTOR_TEST_SHARED_DIR") or REPO.parent / "shared")  # a worktree may point elsewhere
 
 network.install()  # before any test module imports something that might phone home
 

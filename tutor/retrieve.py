@@ -1,5 +1,6 @@
 """Questions find passages: dense search in Chroma plus BM25 over the same chunks, fused with
-reciprocal-rank fusion, then de-duplicated, spread across sources and filtered by relevance.
+reciprocal-rank fusion, then de-duplicated, spread across sources (tutor/ranking.py) and filtered by
+the corpus's relevance floor (tutor/relevance.py).
 
 Dense and lexical retrieval fail differently: MiniLM matches paraphrases but blurs rare terms
 ("hypothalamus", "Bandura"); BM25 nails the terms but misses paraphrases. RRF combines their ranks
@@ -267,7 +268,7 @@ class Retriever:
 
     def search(self, question: str, k: int = 5, mode: Mode = "hybrid", *, apply_threshold: bool = True) -> list[Passage]:
         """The k best passages for the question. With apply_threshold, passages whose cosine
-        similarity to the question is below `min_relevance` are dropped (possibly leaving none)."""
+        similarity to the question is below `passage_floor` (the corpus's floor) are dropped (possibly leaving none)."""
         index = self._lexical()
         query = Query.parse(question)
         config = self.config
