@@ -50,7 +50,9 @@ OFF_COURSE_LONG = (
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 # In-course probes per corpus: enough for stable quantiles, few enough to embed in a second or two.
 _IN_COURSE_SAMPLE = 200
-_LONG_WORDS = 20  # a question of this many words or more is judged against the long floor
+_LONG_WORDS = 20
+# Bump when the calibration recipe changes: an index with an older floor is recalibrated on ingest.
+FLOOR_VERSION = 2  # a question of this many words or more is judged against the long floor
 
 
 @dataclass(frozen=True)
@@ -72,11 +74,15 @@ class RelevanceFloor:
         return self.long if len(question.split()) >= _LONG_WORDS else self.short
 
     def to_metadata(self) -> dict[str, float]:
-        return {f"relevance_floor_{key}": round(float(getattr(self, key)), 4) for key in self._KEYS}
+        data = {f"relevance_floor_{key}": round(float(getattr(self, key)), 4) for key in self._KEYS}
+        data["relevance_floor_version"] = FLOOR_VERSION
+        return data
 
     @classmethod
     def from_metadata(cls, metadata: dict | None) -> RelevanceFloor | None:
         metadata = metadata or {}
+        if metadata.get("relevance_floor_version") != FLOOR_VERSION:
+            return None  # made by an older recipe (or none): the next ingest recalibrates
         try:
             return cls(**{key: float(metadata[f"relevance_floor_{key}"]) for key in cls._KEYS})
         except (KeyError, TypeError, ValueError):
@@ -120,7 +126,10 @@ def calibrate(chunks: Sequence[Chunk], vectors: np.ndarray,
     # Between the off-course probes and the course's own sentences; where the two overlap, the
     # off-course side wins (refusing is the safe error).
     short = max(short_q, (short_q + in_q) / 2)
-    long = max(long_q, (long_q + in_q) / 2)
+    # A long question (a scenario of several sentences) mixes topics and scores lower against the
+    # section that answers it than the course's own single sentences do, so its floor sits midway
+    # between the long off-course probes and the short floor.
+    long = max(long_q, (long_q + short) / 2)
     return RelevanceFloor(short=short, long=long, passage=min(short, long), off_course_short=short_q,
                           off_course_long=long_q, in_course=in_q)
 
