@@ -10,6 +10,7 @@ from benchmarks import retrieval
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # three small indexes and two embedders: ~1-2 min on an idle 2-core machine
 def test_the_benchmark_runs_on_a_slice_of_every_book(tmp_path, shared_dir, capsys) -> None:
     data = tmp_path / "bench"
     retrieval.main(["--slice", "2", "--distractors", "1", "--backends", "onnx-int8", "--shared", str(shared_dir),
