@@ -38,8 +38,8 @@ def test_the_floor_is_computed_at_ingest_and_stored_with_the_index(tmp_path, emb
     # Another process opening the same data directory reads the same floor: it lives in the index.
     reopened = TutorService(service.settings, embedder=embedder)
     assert reopened.retriever.relevance_floor == floor
-    assert reopened.answer_chain.guard.min_top_relevance == floor.short
-    assert reopened.answer_chain.guard.long_question_relevance == floor.long
+    assert reopened.answer_graph.guard.min_top_relevance == floor.short
+    assert reopened.answer_graph.guard.long_question_relevance == floor.long
 
 
 def test_the_floor_follows_the_corpus(tmp_path, embedder) -> None:
