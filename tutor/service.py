@@ -15,6 +15,7 @@ from tutor.answer import AnswerGraph, AnswerStream
 from tutor.answer.condense import Condenser, choose_condenser
 from tutor.answer.generators import Generator, build_generator
 from tutor.embeddings import build_embedder, embedder_name
+from tutor.answer.guard import GuardConfig
 from tutor.ingest import FileOutcome, IngestReport, ingest, remove_documents, write_lock
 from tutor.models import Answer, Turn
 from tutor.retrieve import QueryEmbeddingCache, Retriever
@@ -55,7 +56,7 @@ class TutorService:
         return report
 
     def remove(self, sources: Sequence[str]) -> list[FileOutcome]:
-        outcomes = remove_documents(sources, self.settings, self.store)
+        outcomes = remove_documents(sources, self.settings, self.store, self.embedder)
         self._index_changed()
         return outcomes
 
@@ -102,7 +103,16 @@ class TutorService:
 
     @cached_property
     def answer_graph(self) -> AnswerGraph:
-        return AnswerGraph(self.retriever, self.generator, self.condenser, top_k=self.settings.top_k)
+        return AnswerGraph(self.retriever, self.generator, self.condenser, top_k=self.settings.top_k,
+                           guard=self._guard_config())
+
+    def _guard_config(self) -> GuardConfig:
+        """The guard's refusal thresholds from the corpus's own relevance floor (computed at ingest),
+        when the index has one; else the guard's defaults."""
+        floor = self.retriever.relevance_floor
+        if floor is None:
+            return GuardConfig()
+        return GuardConfig(min_top_relevance=floor.short, long_question_relevance=floor.long)
 
     def ask(self, question: str, history: Sequence[Turn] = ()) -> Answer:
         """Answer one question (with the conversation so far, oldest turn first)."""
@@ -128,3 +138,5 @@ class TutorService:
         """Hook for caches derived from the index (the lexical index in retrieval)."""
         if "retriever" in self.__dict__:
             self.retriever.invalidate()
+        if "answer_graph" in self.__dict__:
+            self.answer_graph.guard = self._guard_config()

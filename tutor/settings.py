@@ -7,6 +7,7 @@ one place to look. Tests point `data_dir` at a temporary directory.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -42,6 +43,12 @@ class Settings(BaseSettings):
         None, description="Key for the embeddings endpoint; default OPENAI_API_KEY (which also enables the LLM)."
     )
     embedding_batch_size: int = Field(64, ge=1)
+    embedding_backend: Literal["auto", "torch", "onnx", "onnx-int8"] = Field(
+        "auto", description="How the local model runs: torch fp32, onnxruntime fp32 or int8; auto picks for the CPU."
+    )
+    model_cache_dir: Path | None = Field(
+        None, description="Where exported ONNX models are cached; default <data dir>/models."
+    )
 
     # --- chunking ------------------------------------------------------------------------------
     chunk_size: int = Field(1000, ge=200, description="Maximum characters per chunk.")
@@ -130,6 +137,10 @@ class Settings(BaseSettings):
     @property
     def embedding_model_path(self) -> str:
         return self.embedding_model or packaged_embedding_model()
+
+    @property
+    def onnx_cache_dir(self) -> Path:
+        return self.model_cache_dir or self.data_dir / "models"
 
     @property
     def store_location(self) -> str:

@@ -1,0 +1,82 @@
+"""The relevance floor: calibrated on the corpus at ingest, stored with the index, used at query
+time by the retriever and the guard's refusal."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from tutor.relevance import OFF_COURSE_SHORT, RelevanceFloor, calibrate, in_course_probes, stored_floor
+from tutor.service import TutorService
+from tutor.settings import Settings
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def build(tmp_path: Path, embedder) -> TutorService:
+    corpus = tmp_path / "corpus"
+    (corpus / "book").mkdir(parents=True)
+    for seed in ("000_224ce50211750157.txt", "001_e2ce60a967ffc981.txt"):
+        shutil.copy(REPO / "corpus" / seed, corpus / seed)
+    for section in ("08-1-how-memory-functions.md", "08-4-ways-to-enhance-memory.md"):
+        shutil.copy(REPO / "corpus" / "psychology-2e" / section, corpus / "book" / section)
+    service = TutorService(Settings(data_dir=tmp_path / "data", corpus_dir=corpus), embedder=embedder)
+    assert service.ingest(quiet=True).exit_code == 0
+    return service
+
+
+def test_the_floor_is_computed_at_ingest_and_stored_with_the_index(tmp_path, embedder) -> None:
+    service = build(tmp_path, embedder)
+    floor = stored_floor(service.store)
+    assert floor is not None
+    # It sits between how close off-course questions come and how close the course's own sentences do.
+    assert floor.off_course_short <= floor.short <= max(floor.in_course, floor.off_course_short)
+    assert floor.off_course_short < floor.in_course
+    assert 0.0 < floor.passage <= floor.short
+    # Another process opening the same data directory reads the same floor: it lives in the index.
+    reopened = TutorService(service.settings, embedder=embedder)
+    assert reopened.retriever.relevance_floor == floor
+    assert reopened.answer_graph.guard.min_top_relevance == floor.short
+    assert reopened.answer_graph.guard.long_question_relevance == floor.long
+
+
+def test_the_floor_follows_the_corpus(tmp_path, embedder) -> None:
+    service = build(tmp_path, embedder)
+    before = stored_floor(service.store)
+    service.remove(["book/08-4-ways-to-enhance-memory.md"])
+    after = stored_floor(service.store)
+    assert after is not None and after != before
+
+
+def test_the_stored_floor_decides_refusals_at_query_time(tmp_path, embedder) -> None:
+    service = build(tmp_path, embedder)
+    question = "What are the three stages of memory processing: encoding, storage and retrieval?"
+    assert not service.ask(question).refused
+    assert service.ask("What time does the bakery open on Sundays?").refused
+
+    # The same index with a floor no passage reaches: the same question is now refused.
+    metadata = dict(service.store.collection.metadata or {})
+    metadata.update(RelevanceFloor(short=0.99, long=0.99, passage=0.99).to_metadata())
+    service.store.collection.modify(metadata=metadata)
+    fresh = TutorService(service.settings, embedder=embedder)
+    answer = fresh.ask(question)
+    assert answer.refused and answer.refusal_reason == "not_in_course"
+    assert fresh.retriever.search(question) == []
+
+
+def test_calibration_separates_course_sentences_from_off_course_probes(embedder) -> None:
+    from tutor.chunking import chunk_document
+    from tutor.documents import load_document
+
+    chunks = chunk_document(load_document(REPO / "corpus" / "psychology-2e" / "08-1-how-memory-functions.md"),
+                            "08-1.md")
+    probes = in_course_probes(chunks)
+    assert probes and all(8 <= len(text.split()) <= 30 for _, text in probes)
+    vectors = np.asarray(embedder.embed_documents([c.text for c in chunks]), dtype=np.float32)
+    floor = calibrate(chunks, vectors, embedder.embed_documents)
+    assert floor is not None
+    best_off = (np.asarray(embedder.embed_documents(list(OFF_COURSE_SHORT))) @ vectors.T).max(axis=1)
+    assert np.quantile(best_off, 0.9) <= floor.short + 1e-6
+    assert calibrate(chunks[:2], vectors[:2], embedder.embed_documents) is None  # too little to measure

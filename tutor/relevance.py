@@ -1,0 +1,159 @@
+"""A relevance floor calibrated on each corpus at ingest, instead of one cosine for every course.
+
+Score distributions differ by book (a jargon-dense microbiology text sits far from everyday
+English; a history text is close to it), so the floor is measured on the corpus itself: how close
+questions that are NOT about the course come to its passages (a fixed set of off-course probes,
+short and long), against how close the course's own sentences come to the rest of the course.
+The floor sits between the two; it is stored in the index's metadata and read at query time.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from tutor.models import Chunk
+
+# Questions no course in the library is about, of everyday kinds. (benchmarks/ uses a different
+# set to check refusals, so the check does not test the calibration on its own probes.)
+OFF_COURSE_SHORT = (
+    "What time does the supermarket close on Sundays?", "How do I reset my wifi router password?",
+    "Which team won the basketball championship last year?", "What is a good recipe for lasagna?",
+    "How do I change a flat tyre on my car?", "What is the weather forecast for tomorrow?",
+    "Recommend a good movie to watch tonight", "How much does a flight to Tokyo cost?",
+    "What are the lyrics of the latest pop song?", "How do I knit a scarf?",
+    "Where can I buy cheap concert tickets?", "How do I unclog a kitchen sink?",
+    "What is the best smartphone to buy?", "How long should I boil an egg?",
+    "What are the opening hours of the museum?", "How do I train my puppy to sit?",
+    "Which video game console has the most games?", "How do I make my houseplants grow faster?",
+    "What is the exchange rate of the euro today?", "Tell me a joke about cats",
+    "How do I install a ceiling fan?", "What shoes go well with a blue suit?",
+    "How many calories are in a slice of pizza?", "What is the plot of the new superhero film?",
+)
+OFF_COURSE_LONG = (
+    "I am planning a birthday party for my six-year-old next Saturday and I need ideas for games, a cake that is "
+    "easy to bake at home, and decorations that will not cost too much money. What do you suggest?",
+    "My laptop has become very slow over the last few weeks, it takes minutes to start and the fan is always "
+    "loud even when I only have a browser open. What should I check before buying a new one?",
+    "We are driving from the coast to the mountains for a week of hiking in the summer holidays with two "
+    "teenagers, and I want to know what to pack, which trails are good for beginners and where to stay.",
+    "I keep losing at chess against my friend because he always attacks early with his queen and I do not know "
+    "how to defend against it. What opening should I learn and how do I practise it?",
+    "Our football club needs a new kit for the season and the sponsors want their logo on the front, but the "
+    "players prefer the old colours. How do we choose a design that keeps everybody happy?",
+    "I want to renovate my bathroom on a small budget this spring: new tiles, a shower instead of the bathtub "
+    "and better lighting. In which order should the work be done and what will it roughly cost?",
+)
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+# In-course probes per corpus: enough for stable quantiles, few enough to embed in a second or two.
+_IN_COURSE_SAMPLE = 200
+_LONG_WORDS = 20
+# Bump when the calibration recipe changes: an index with an older floor is recalibrated on ingest.
+FLOOR_VERSION = 2  # a question of this many words or more is judged against the long floor
+
+
+@dataclass(frozen=True)
+class RelevanceFloor:
+    """Best-passage cosines below which a question is not about the course (short and long
+    questions), and the cosine below which a single passage is not evidence."""
+
+    short: float
+    long: float
+    passage: float
+    # The distributions behind them, recorded for `tutor status` and the benchmark.
+    off_course_short: float = 0.0  # 90th percentile of the short off-course probes' best cosine
+    off_course_long: float = 0.0
+    in_course: float = 0.0  # 10th percentile of the course's own sentences' best cosine
+
+    _KEYS = ("short", "long", "passage", "off_course_short", "off_course_long", "in_course")
+
+    def for_question(self, question: str) -> float:
+        return self.long if len(question.split()) >= _LONG_WORDS else self.short
+
+    def to_metadata(self) -> dict[str, float]:
+        data = {f"relevance_floor_{key}": round(float(getattr(self, key)), 4) for key in self._KEYS}
+        data["relevance_floor_version"] = FLOOR_VERSION
+        return data
+
+    @classmethod
+    def from_metadata(cls, metadata: dict | None) -> RelevanceFloor | None:
+        metadata = metadata or {}
+        if metadata.get("relevance_floor_version") != FLOOR_VERSION:
+            return None  # made by an older recipe (or none): the next ingest recalibrates
+        try:
+            return cls(**{key: float(metadata[f"relevance_floor_{key}"]) for key in cls._KEYS})
+        except (KeyError, TypeError, ValueError):
+            return None  # an index built before floors were calibrated
+
+
+def in_course_probes(chunks: Sequence[Chunk], sample: int = _IN_COURSE_SAMPLE) -> list[tuple[int, str]]:
+    """(row, sentence): one sentence of 8–30 words from evenly spaced chunks, as a stand-in for a
+    question the course answers (it should find the rest of its section)."""
+    if not chunks:
+        return []
+    step = max(1, len(chunks) // sample)
+    probes = []
+    for row in range(0, len(chunks), step):
+        for sentence in _SENTENCE.split(chunks[row].text.replace("\n", " ")):
+            words = sentence.split()
+            if 8 <= len(words) <= 30:
+                probes.append((row, " ".join(words)))
+                break
+    return probes[:sample]
+
+
+def calibrate(chunks: Sequence[Chunk], vectors: np.ndarray,
+              embed: Callable[[list[str]], list[list[float]]]) -> RelevanceFloor | None:
+    """The floor for this corpus; None when it has too few passages to measure anything."""
+    probes = in_course_probes(chunks)
+    if len(chunks) < 3 or len(probes) < 3:
+        return None
+    texts = [text for _, text in probes] + list(OFF_COURSE_SHORT) + list(OFF_COURSE_LONG)
+    query = np.asarray(embed(texts), dtype=np.float32)
+    scores = query @ vectors.T
+    in_scores = scores[:len(probes)].copy()
+    for i, (row, _) in enumerate(probes):
+        in_scores[i, row] = -1.0  # the passage the sentence came from does not count
+    in_best = in_scores.max(axis=1)
+    off = scores[len(probes):].max(axis=1)
+    off_short, off_long = off[:len(OFF_COURSE_SHORT)], off[len(OFF_COURSE_SHORT):]
+    in_q = float(np.quantile(in_best, 0.10))
+    short_q = float(np.quantile(off_short, 0.90))
+    long_q = float(np.quantile(off_long, 0.90))
+    # Between the off-course probes and the course's own sentences; where the two overlap, the
+    # off-course side wins (refusing is the safe error).
+    short = max(short_q, (short_q + in_q) / 2)
+    # A long question (a scenario of several sentences) mixes topics and scores lower against the
+    # section that answers it than the course's own single sentences do, so its floor sits midway
+    # between the long off-course probes and the short floor.
+    long = max(long_q, (long_q + short) / 2)
+    return RelevanceFloor(short=short, long=long, passage=min(short, long), off_course_short=short_q,
+                          off_course_long=long_q, in_course=in_q)
+
+
+def calibrate_store(store, embed: Callable[[list[str]], list[list[float]]]) -> RelevanceFloor | None:
+    """Calibrate on everything in the store and record the floor in the collection's metadata
+    (merged: the other keys stay). Called by ingest after every change to the index."""
+    from tutor.store import chunk_from_row
+
+    rows = store.collection.get(include=["documents", "metadatas", "embeddings"])
+    chunks = [chunk_from_row(i, d, m) for i, d, m in zip(rows["ids"], rows["documents"], rows["metadatas"])]
+    vectors = np.asarray(rows["embeddings"], dtype=np.float32) if chunks else np.zeros((0, 1), dtype=np.float32)
+    floor = calibrate(chunks, vectors, embed)
+    metadata = {k: v for k, v in (store.collection.metadata or {}).items() if not k.startswith("relevance_floor_")}
+    if floor is not None:
+        metadata.update(floor.to_metadata())
+    store.collection.modify(metadata=metadata)
+    return floor
+
+
+def stored_floor(store) -> RelevanceFloor | None:
+    """The floor recorded in the index (read fresh: another process may have re-ingested)."""
+    try:
+        metadata = store.client.get_collection(store.collection_name).metadata
+    except Exception:  # a collection dropped under us: no floor until the next ingest
+        return None
+    return RelevanceFloor.from_metadata(metadata)
