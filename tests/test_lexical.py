@@ -87,3 +87,55 @@ def test_removing_a_row_twice_counts_once(removed: int) -> None:
     index.add([["a", "b"], ["a"], ["c"]])
     index.remove([removed, removed])
     assert index.alive_count == 2 and int(index.df[index.vocabulary["a"]]) == 1
+
+
+class HashEmbedder:
+    """Deterministic bag-of-words vectors (no model): enough for bookkeeping tests."""
+
+    name = "test-hash-embedder"
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        from tests.support.fake_llm_server import hashed_embedding
+
+        return [hashed_embedding(t) for t in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embed_documents([text])[0]
+
+
+def test_the_store_index_updates_only_the_files_that_changed(tmp_path: Path) -> None:
+    from tutor.lexical import LexicalIndex
+    from tutor.service import TutorService
+    from tutor.settings import Settings
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    texts = _paragraphs()
+    for n in range(6):
+        (corpus / f"f{n}.md").write_text(f"# File {n}\n\n" + "\n\n".join(texts[n * 30:(n + 1) * 30]))
+    settings = Settings(data_dir=tmp_path / "data", corpus_dir=corpus)
+    writer = TutorService(settings, embedder=HashEmbedder())
+    writer.ingest(quiet=True)
+    reader = TutorService(settings, embedder=HashEmbedder())
+    index = LexicalIndex(reader.store, k1=1.5, b=0.75, heading_repeats=2, stemmer=STEMMER)
+    assert not index.sync()  # nothing moved: one small read, nothing else
+
+    fetched: list[str] = []
+    real_get = reader.store.get_chunks
+    reader.store.get_chunks = lambda ids, **kw: fetched.extend(ids) or real_get(ids, **kw)
+    (corpus / "f1.md").write_text("# File 1\n\nA rewritten passage on zeitgebers and circadian entrainment.\n")
+    (corpus / "f2.md").unlink()
+    (corpus / "f9.md").write_text("# File 9\n\nA new passage about quokkas and spaced repetition.\n")
+    writer.ingest(prune=True, quiet=True)
+
+    bm25_before = index.bm25
+    assert index.sync()
+    new_ids = set(writer.store.chunk_ids_of(["f1.md", "f9.md"])["f1.md"] + writer.store.chunk_ids_of(["f9.md"])["f9.md"])
+    assert set(fetched) == new_ids  # only the changed files' chunks were read
+    assert index.bm25 is bm25_before or len(index.bm25.segments) == 1  # updated in place (or merged)
+
+    fresh = LexicalIndex(reader.store, k1=1.5, b=0.75, heading_repeats=2, stemmer=STEMMER)
+    assert index.size == fresh.size == writer.store.count()
+    for query in QUERIES + ["zeitgeber entrainment", "quokkas spaced repetition"]:
+        assert index.top(index.scores(query), 10) == fresh.top(fresh.scores(query), 10)
+    assert "f2.md" not in {index.sources[index.row_of[i]] for i in index.top(index.scores("memory"), 50)}

@@ -80,6 +80,7 @@ class TutorService:
         return report
 
     def documents(self) -> list[DocumentInfo]:
+        self.store.refresh()  # an embedded view opened before another process wrote is stale
         return [DocumentInfo(f.source, f.title, f.chunks, f.ingested_at, f.path)
                 for f in sorted(self.store.indexed_files().values(), key=lambda f: f.source)]
 
