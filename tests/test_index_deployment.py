@@ -135,7 +135,7 @@ def test_a_service_keeps_answering_while_other_processes_ingest_remove_and_rebui
         assert {d.source for d in service.documents()} == {"habituation.md", "mnemonics.md", "zeitgeber.md"}
         assert service.retriever.search("zeitgeber entrainment circadian", k=1)[0].chunk.source == "zeitgeber.md"
         answer = service.ask("What does a zeitgeber do?")
-        assert not answer.refused and {c.source for c in answer.citations} == {"zeitgeber.md"}
+        assert not answer.refused and "zeitgeber.md" in {c.source for c in answer.citations}
 
     assert asker.errors == [], asker.errors[:5]
     assert asker.wrong == [], asker.wrong[:3]

@@ -38,6 +38,8 @@ DEFAULT_IGNORES = ("LICENSE", "LICENSE.*", "LICENCE", "LICENCE.*", "COPYING", "C
                    "ATTRIBUTION", "ATTRIBUTION.*")
 # Texts handed to the encoder per call: large enough to batch well, small enough for a live progress bar.
 _EMBED_CHUNK = 256
+# Chunks embedded before they are written: bounds the vectors held in memory during a large ingest.
+_EMBED_GROUP = 4096
 # During a long run, readers are told of finished files at most this often (each tells them to reopen).
 _MARK_EVERY_SECONDS = 10.0
 
@@ -204,6 +206,7 @@ def ingest(paths: Sequence[Path], settings: Settings, store: ChunkStore, embedde
         if dry_run:
             report = _ingest_locked(paths, settings, store, embedder, prune=prune, dry_run=True, quiet=quiet)
         else:
+            store.drop_retired()  # a rebuild's swap that was killed before it dropped the old collection
             with _operation(store, "ingest"):
                 report = _ingest_locked(paths, settings, store, embedder, prune=prune, dry_run=False, quiet=quiet)
     report.seconds = time.perf_counter() - started
@@ -280,19 +283,24 @@ def _ingest_locked(paths: Sequence[Path], settings: Settings, store: ChunkStore,
 
     # Only passages not already in the index are embedded: an edited file re-embeds what changed.
     known = store.existing_ids(c.chunk_id for p in planned for c in p.chunks) if planned else set()
-    to_embed = [c for p in planned for c in p.chunks if c.chunk_id not in known]
-    vectors = {} if dry_run else _embed(to_embed, embedder, quiet)
-    report.embedded = len(to_embed)
+    report.embedded = sum(1 for p in planned for c in p.chunks if c.chunk_id not in known)
 
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     previous_ids = store.chunk_ids_of(p.source for p in planned if p.previous) if planned and not dry_run else {}
-    for plan in planned:
+    bar = tqdm(total=report.embedded, desc="Embedding", unit="chunk", leave=False,
+               disable=quiet or dry_run or not report.embedded)
+    vectors: dict[str, list[float]] = {}
+    for n, plan in enumerate(planned):
         status: Status = "updated" if plan.previous else "added"
         new = [c for c in plan.chunks if c.chunk_id not in known]
         report.outcomes.append(FileOutcome(plan.source, status, str(plan.path), chunks=len(plan.chunks),
                                            embedded=len(new)))
         if dry_run:
             continue
+        if not all(c.chunk_id in vectors for c in new):
+            # Embed the files from here on in groups of about _EMBED_GROUP chunks: batches large
+            # enough to sort by length, while a 100k-chunk ingest never holds every vector at once.
+            vectors = _embed(_next_group(planned[n:], known), embedder, bar)
         file_meta = {plan.source: {"path": str(plan.path), "source_sha256": plan.sha256, "pipeline": pipeline,
                                    "ingested_at": now}}
         title = plan.chunks[0].title if plan.chunks else plan.source
@@ -312,6 +320,7 @@ def _ingest_locked(paths: Sequence[Path], settings: Settings, store: ChunkStore,
         store.record_file(IndexedFile(plan.source, str(plan.path), title, plan.sha256, pipeline, len(current_ids),
                                       now), current_ids)
         progress.file_done()
+    bar.close()
 
     if prune:
         seen = {source for _, source in files}
@@ -330,18 +339,27 @@ def _ingest_locked(paths: Sequence[Path], settings: Settings, store: ChunkStore,
     return report
 
 
-def _embed(chunks: list[Chunk], embedder: Embeddings, quiet: bool) -> dict[str, list[float]]:
+def _next_group(planned: Sequence[_Planned], known: set[str]) -> list[Chunk]:
+    """The chunks to embed for the next files, whole files, about _EMBED_GROUP chunks."""
+    group: list[Chunk] = []
+    for plan in planned:
+        if group and len(group) >= _EMBED_GROUP:
+            break
+        group += [c for c in plan.chunks if c.chunk_id not in known]
+    return group
+
+
+def _embed(chunks: list[Chunk], embedder: Embeddings, bar: tqdm) -> dict[str, list[float]]:
     if not chunks:
         return {}
     # Longest first, as sentence-transformers does within one call: similar lengths batch with little padding.
     ordered = sorted(chunks, key=lambda c: len(embedding_text(c)), reverse=True)
     vectors: dict[str, list[float]] = {}
-    with tqdm(total=len(ordered), desc="Embedding", unit="chunk", disable=quiet, leave=False) as bar:
-        for start in range(0, len(ordered), _EMBED_CHUNK):
-            batch = ordered[start:start + _EMBED_CHUNK]
-            for chunk, vector in zip(batch, embedder.embed_documents([embedding_text(c) for c in batch])):
-                vectors[chunk.chunk_id] = vector
-            bar.update(len(batch))
+    for start in range(0, len(ordered), _EMBED_CHUNK):
+        batch = ordered[start:start + _EMBED_CHUNK]
+        for chunk, vector in zip(batch, embedder.embed_documents([embedding_text(c) for c in batch])):
+            vectors[chunk.chunk_id] = vector
+        bar.update(len(batch))
     return vectors
 
 

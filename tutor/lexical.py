@@ -17,6 +17,8 @@ rebuild swapped the live collection.
 from __future__ import annotations
 
 import sys
+import threading
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -188,11 +190,13 @@ class IncrementalBM25:
 
 
 class LexicalIndex:
-    """BM25 over every chunk of a store, following that store's change marker."""
+    """BM25 over every chunk of a store, following that store's change marker. Hold `lock` while
+    syncing or scoring: several retrievers of one process may share the index."""
 
     def __init__(self, store: ChunkStore, *, k1: float, b: float, heading_repeats: int,
                  stemmer: Stemmer.Stemmer) -> None:
         self.store = store
+        self.lock = threading.RLock()
         self.heading_repeats = heading_repeats
         self.stemmer = stemmer
         self._k1, self._b = k1, b
@@ -293,3 +297,20 @@ class LexicalIndex:
         self.rows_of_source = {}
         for row, source in enumerate(self.sources):
             self.rows_of_source.setdefault(source, []).append(row)
+
+
+_SHARED: weakref.WeakValueDictionary[tuple, LexicalIndex] = weakref.WeakValueDictionary()
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_lexical_index(store: ChunkStore, *, k1: float, b: float, heading_repeats: int,
+                         stemmer: Stemmer.Stemmer) -> LexicalIndex:
+    """The process's one lexical index of this store (several services over the same index, e.g.
+    the app's per-settings services, share it); built on first use, freed when nobody holds it."""
+    key = (store.location, store.collection_name, k1, b, heading_repeats)
+    with _SHARED_LOCK:
+        index = _SHARED.get(key)
+        if index is None:
+            index = LexicalIndex(store, k1=k1, b=b, heading_repeats=heading_repeats, stemmer=stemmer)
+            _SHARED[key] = index
+        return index

@@ -25,7 +25,7 @@ from langchain_chroma import Chroma
 from langchain_core.embeddings import Embeddings
 
 from tutor.errors import CorpusNotIndexed
-from tutor.lexical import LexicalIndex, lexical_document  # noqa: F401  (lexical_document: used by callers)
+from tutor.lexical import LexicalIndex, lexical_document, shared_lexical_index  # noqa: F401  (lexical_document: used by callers)
 from tutor.models import Passage
 from tutor.store import ChunkStore
 
@@ -167,25 +167,33 @@ class Retriever:
         self._stemmer = Stemmer.Stemmer("english")
         self._index: LexicalIndex | None = None
         self._checked_at = 0.0
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards _index and _checked_at; the index has its own lock
 
     def invalidate(self) -> None:
         with self._lock:
             self._checked_at = float("-inf")
 
     def _lexical(self, *, force: bool = False) -> LexicalIndex:
-        """The lexical index, caught up with other writers. Call with self._lock held."""
-        now = self._clock()
-        if self._index is None:
-            self._index = LexicalIndex(self.store, k1=self.config.bm25_k1, b=self.config.bm25_b,
-                                       heading_repeats=self.config.heading_repeats, stemmer=self._stemmer)
-            self._checked_at = now
-        elif force or now - self._checked_at >= self.config.recheck_seconds:
-            self._index.sync(force=force)
-            self._checked_at = now
-        if not self._index.size:
+        """The process's lexical index of the store, caught up with other writers: the change marker
+        is looked at (one small read) at most every recheck_seconds, or now with force."""
+        with self._lock:
+            now = self._clock()
+            if self._index is None:
+                self._index = shared_lexical_index(self.store, k1=self.config.bm25_k1, b=self.config.bm25_b,
+                                                   heading_repeats=self.config.heading_repeats,
+                                                   stemmer=self._stemmer)
+                self._checked_at = now
+            check = force or now - self._checked_at >= self.config.recheck_seconds
+            if check:
+                self._checked_at = now
+            index = self._index
+        if check:
+            self.store.refresh(force=force)  # this retriever's own view, used for dense search
+            with index.lock:
+                index.sync(force=force)
+        if not index.size:
             raise CorpusNotIndexed("Nothing is indexed yet: run `tutor ingest` to index the course documents.")
-        return self._index
+        return index
 
     def _dense_search(self) -> Chroma:
         """langchain-chroma over the live collection, remade when the store reopened it."""
@@ -213,8 +221,8 @@ class Retriever:
         if mode in ("dense", "hybrid") or apply_threshold:
             vector = self.queries.embed_query(query.dense_text)
         lexical_scores: np.ndarray | None = None
-        with self._lock:
-            index = self._lexical(force=force_sync)
+        index = self._lexical(force=force_sync)
+        with index.lock:
             if mode in ("bm25", "hybrid"):
                 lexical_scores = index.scores(query.lexical_text)
                 rankings.append((config.lexical_weight, index.top(lexical_scores, config.candidates)))
@@ -236,7 +244,7 @@ class Retriever:
                 fused[chunk_id] = fused.get(chunk_id, 0.0) + weight / (config.rrf_k + rank + 1)
         lexical_score_of: dict[str, float | None] = {}
         if lexical_scores is not None:
-            with self._lock:
+            with index.lock:
                 lexical_score_of = {chunk_id: index.score_of(lexical_scores, chunk_id) for chunk_id in fused}
         # Texts and vectors live in Chroma, not in this process: fetch the few candidates (ids
         # removed a moment ago by another writer are simply not returned).

@@ -99,6 +99,7 @@ class TutorService:
             "live_collection": self.store.live_collection,
             "generation": state.generation,
             "interrupted": self._interrupted(state),
+            "leftover_collection": state.retired or None,  # replaced by a rebuild; the next write drops it
             "corpus_dir": str(self.settings.corpus_dir.resolve()),
             "answerer": self.generator.name,
         }
