@@ -185,7 +185,9 @@ class ChunkStore:
         if not force and state.marker == self.state.marker:
             return False
         with self._lock, _opening(self.settings):
-            self._open(open_client(self.settings, fresh=True))
+            # A server has one view for everybody: only the pointer and collections are re-read
+            # (and a new HttpClient would register another Chroma system for the process's life).
+            self._open(self.client if self.settings.chroma_url else open_client(self.settings, fresh=True))
         return True
 
     # --- reading ---------------------------------------------------------------------------------
