@@ -157,11 +157,11 @@ def test_embedding_model_mismatch_is_refused_until_a_rebuild(tmp_path, small_cor
     with pytest.raises(EmbeddingModelMismatch, match="tutor ingest --rebuild"):
         switched.ingest(quiet=True)
 
-    switched.rebuild()  # what the message says to do: it must work despite the mismatch
-    report = switched.ingest(quiet=True)
+    report = switched.rebuild(quiet=True)  # what the message says to do: it must work despite the mismatch
 
     assert report.count("added") == 7 and other_model.documents_embedded == switched.store.count()
     assert switched.status()["embedding_model"] == "some-other-model"
+    assert switched.ingest(quiet=True).count("unchanged") == 7
 
 
 def test_prune_removes_a_file_that_is_now_ignored(tmp_path, small_corpus, counting_embedder) -> None:

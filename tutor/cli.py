@@ -70,7 +70,8 @@ def main(ctx: click.Context, data_dir: Path | None, corpus_dir: Path | None, chr
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--prune", is_flag=True, help="Remove indexed files that no longer exist under PATHS.")
 @click.option("--dry-run", is_flag=True, help="Show what would change (with --prune: what would be removed).")
-@click.option("--rebuild", is_flag=True, help="Drop the whole index first and re-embed everything.")
+@click.option("--rebuild", is_flag=True,
+              help="Re-embed the whole corpus into a new index; it replaces the current one when complete.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON report; no progress bar.")
 @click.pass_context
 def ingest_command(ctx: click.Context, paths: tuple[Path, ...], prune: bool, dry_run: bool, rebuild: bool,
@@ -85,10 +86,11 @@ def ingest_command(ctx: click.Context, paths: tuple[Path, ...], prune: bool, dry
     if rebuild and paths:
         raise click.UsageError("--rebuild re-indexes the whole corpus directory; run it without PATHS")
     service = _service(ctx)
+    on_wait = lambda message: click.echo(message, err=True)  # noqa: E731
     if rebuild:
-        service.rebuild()
-    report = service.ingest(list(paths) or None, prune=prune, dry_run=dry_run, quiet=as_json,
-                            on_wait=lambda message: click.echo(message, err=True))
+        report = service.rebuild(quiet=as_json, on_wait=on_wait)
+    else:
+        report = service.ingest(list(paths) or None, prune=prune, dry_run=dry_run, quiet=as_json, on_wait=on_wait)
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
     else:
@@ -130,8 +132,10 @@ def status_command(ctx: click.Context, documents: bool, as_json: bool) -> None:
         click.echo(json.dumps(status, indent=2))
         return
     for key in ("documents", "chunks", "last_ingest", "embedding_model", "store", "store_kind", "collection",
-                "corpus_dir", "answerer"):
+                "live_collection", "generation", "corpus_dir", "answerer"):
         click.echo(f"{key.replace('_', ' '):<16} {status[key] if status[key] is not None else 'never'}")
+    if status["interrupted"]:
+        click.echo(f"INTERRUPTED      {status['interrupted']}")
     for doc in docs:
         click.echo(f"  {doc.source}  ({doc.chunks} chunks, {doc.ingested_at})  {doc.title}")
 

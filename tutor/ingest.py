@@ -19,7 +19,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-from filelock import FileLock, Timeout
 from langchain_core.embeddings import Embeddings
 from tqdm import tqdm
 
@@ -27,9 +26,10 @@ from tutor.chunking import CHUNKER_VERSION, chunk_document, embedding_text
 from tutor.documents import is_supported, load_document
 from tutor.directives import flag_planted
 from tutor.embeddings import embedder_name
-from tutor.errors import DocumentError, IndexBusy, TutorError, UnsupportedDocument
+from tutor.errors import DocumentError, TutorError, UnsupportedDocument
 from tutor.isolation import load_isolated
 from tutor.limits import ParseLimits
+from tutor.locks import held
 from tutor.models import Chunk
 from tutor.relevance import calibrate_store, stored_floor
 from tutor.settings import Settings
@@ -43,6 +43,10 @@ DEFAULT_IGNORES = ("LICENSE", "LICENSE.*", "LICENCE", "LICENCE.*", "COPYING", "C
                    "ATTRIBUTION", "ATTRIBUTION.*")
 # Texts handed to the encoder per call: large enough to batch well, small enough for a live progress bar.
 _EMBED_CHUNK = 256
+# Chunks embedded before they are written: bounds the vectors held in memory during a large ingest.
+_EMBED_GROUP = 4096
+# During a long run, readers are told of finished files at most this often (each tells them to reopen).
+_MARK_EVERY_SECONDS = 10.0
 
 
 @dataclass
@@ -217,6 +221,10 @@ def _ignored(relative: Path, patterns: Sequence[str]) -> bool:
 # --- locking ---------------------------------------------------------------------------------------
 
 
+def write_lock_path(settings: Settings) -> Path:
+    return settings.data_dir / "ingest.lock"
+
+
 @contextmanager
 def write_lock(settings: Settings, on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
     """One writer at a time on an embedded store. A second writer waits up to TUTOR_LOCK_TIMEOUT
@@ -224,25 +232,12 @@ def write_lock(settings: Settings, on_wait: Callable[[str], None] | None = None)
     if settings.chroma_url:
         yield
         return
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(settings.data_dir / "ingest.lock"))
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        if on_wait:
-            on_wait(f"Another ingest is writing to {settings.store_location}; waiting up to "
-                    f"{settings.lock_timeout:.0f}s for it to finish...")
-        try:
-            lock.acquire(timeout=settings.lock_timeout)
-        except Timeout as exc:
-            raise IndexBusy(
-                f"Another ingest is still writing to {settings.store_location} after "
-                f"{settings.lock_timeout:.0f}s; try again when it has finished (or raise TUTOR_LOCK_TIMEOUT)."
-            ) from exc
-    try:
+    with held(write_lock_path(settings), settings.lock_timeout, on_wait=on_wait,
+              waiting=(f"Another ingest is writing to {settings.store_location}; waiting up to "
+                       f"{settings.lock_timeout:.0f}s for it to finish..."),
+              busy=(f"Another ingest is still writing to {settings.store_location} after "
+                    f"{settings.lock_timeout:.0f}s; try again when it has finished (or raise TUTOR_LOCK_TIMEOUT).")):
         yield
-    finally:
-        lock.release()
 
 
 # --- the job ---------------------------------------------------------------------------------------
@@ -259,10 +254,48 @@ def ingest(paths: Sequence[Path], settings: Settings, store: ChunkStore, embedde
     """Index the given files and directories. Returns what happened to each file."""
     started = time.perf_counter()
     with write_lock(settings, on_wait):
-        report = _ingest_locked(paths, settings, store, embedder, prune=prune, dry_run=dry_run, quiet=quiet)
+        store.refresh()  # another process may have written since this store opened
+        if dry_run:
+            report = _ingest_locked(paths, settings, store, embedder, prune=prune, dry_run=True, quiet=quiet)
+        else:
+            store.drop_retired()  # a rebuild's swap that was killed before it dropped the old collection
+            with _operation(store, "ingest"):
+                report = _ingest_locked(paths, settings, store, embedder, prune=prune, dry_run=False, quiet=quiet)
     report.seconds = time.perf_counter() - started
     report.store = store.location
     return report
+
+
+def rebuild(settings: Settings, store: ChunkStore, embedder: Embeddings, *, quiet: bool = False,
+            on_wait: Callable[[str], None] | None = None) -> IngestReport:
+    """Re-embed the whole corpus directory into a new collection beside the live one, then swap.
+    The live index answers throughout; a run killed at any point leaves it serving, and the next
+    rebuild resumes the half-built collection (ingest skips the files it completed)."""
+    started = time.perf_counter()
+    with write_lock(settings, on_wait):
+        store.refresh()
+        store.drop_retired()
+        target = store.begin_rebuild(embedder_name(embedder))
+        report = _ingest_locked([settings.corpus_dir], settings, target, embedder, prune=True, dry_run=False,
+                                quiet=quiet)
+        target.record_ingest()
+        store.finish_rebuild(target)
+    report.seconds = time.perf_counter() - started
+    report.store = store.location
+    return report
+
+
+@contextmanager
+def _operation(store: ChunkStore, name: str) -> Iterator[None]:
+    """Record the operation in the index state while it runs; if the process dies, the record stays
+    and `tutor status` reports the interrupted operation."""
+    store.begin_operation(name)
+    try:
+        yield
+    except Exception:
+        store.end_operation()  # failed with a message, not interrupted: nothing is left to resume
+        raise
+    store.end_operation()
 
 
 def _ingest_locked(paths: Sequence[Path], settings: Settings, store: ChunkStore, embedder: Embeddings, *,
@@ -272,6 +305,7 @@ def _ingest_locked(paths: Sequence[Path], settings: Settings, store: ChunkStore,
     corpus_root = settings.corpus_dir.resolve()
     indexed = store.indexed_files()
     report = IngestReport(outcomes=list(failures), dry_run=dry_run)
+    progress = _Progress(store)
 
     planned: list[_Planned] = []
     for path, source in files:
@@ -290,7 +324,7 @@ def _ingest_locked(paths: Sequence[Path], settings: Settings, store: ChunkStore,
                 f"another file is already indexed as '{source}' ({previous.path}); rename one of them")))
             continue
         if previous and previous.is_current(sha256, pipeline):
-            report.outcomes.append(FileOutcome(source, "unchanged", str(path), chunks=len(previous.chunk_ids)))
+            report.outcomes.append(FileOutcome(source, "unchanged", str(path), chunks=previous.chunks))
             continue
         try:
             document = load_isolated(path, ParseLimits.from_settings(settings))
@@ -302,39 +336,56 @@ def _ingest_locked(paths: Sequence[Path], settings: Settings, store: ChunkStore,
 
     # Only passages not already in the index are embedded: an edited file re-embeds what changed.
     known = store.existing_ids(c.chunk_id for p in planned for c in p.chunks) if planned else set()
-    to_embed = [c for p in planned for c in p.chunks if c.chunk_id not in known]
-    vectors = {} if dry_run else _embed(to_embed, embedder, quiet)
-    report.embedded = len(to_embed)
+    report.embedded = sum(1 for p in planned for c in p.chunks if c.chunk_id not in known)
 
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    for plan in planned:
+    previous_ids = store.chunk_ids_of(p.source for p in planned if p.previous) if planned and not dry_run else {}
+    bar = tqdm(total=report.embedded, desc="Embedding", unit="chunk", leave=False,
+               disable=quiet or dry_run or not report.embedded)
+    vectors: dict[str, list[float]] = {}
+    for n, plan in enumerate(planned):
         status: Status = "updated" if plan.previous else "added"
         new = [c for c in plan.chunks if c.chunk_id not in known]
         report.outcomes.append(FileOutcome(plan.source, status, str(plan.path), chunks=len(plan.chunks),
                                            embedded=len(new), warnings=plan.warnings))
         if dry_run:
             continue
+        if not all(c.chunk_id in vectors for c in new):
+            # Embed the files from here on in groups of about _EMBED_GROUP chunks: batches large
+            # enough to sort by length, while a 100k-chunk ingest never holds every vector at once.
+            vectors = _embed(_next_group(planned[n:], known), embedder, bar)
         file_meta = {plan.source: {"path": str(plan.path), "source_sha256": plan.sha256, "pipeline": pipeline,
                                    "ingested_at": now}}
-        # Add before deleting: a crash in between leaves old and new chunks, never neither, and the
-        # mixed hashes make the next run redo this file.
+        title = plan.chunks[0].title if plan.chunks else plan.source
+        current_ids = [c.chunk_id for c in plan.chunks]
+        old_ids = previous_ids.get(plan.source, [])
+        # The manifest first lists old and new chunks as incomplete, then the new ones as complete:
+        # a crash in between makes the next run redo this file and delete every leftover chunk.
+        # Chunks are added before stale ones are deleted: a crash never leaves neither.
+        store.record_file(IndexedFile(plan.source, str(plan.path), title, chunks=len(current_ids), ingested_at=now,
+                                      complete=False), list(dict.fromkeys(old_ids + current_ids)))
         store.add(new, [vectors[c.chunk_id] for c in new], file_meta)
         kept = [c for c in plan.chunks if c.chunk_id in known]
         if kept:
             store.update_metadata(kept, file_meta)
-        current = {c.chunk_id for c in plan.chunks}
-        stale = [i for i in (plan.previous.chunk_ids if plan.previous else []) if i not in current]
-        store.delete(stale)
+        current = set(current_ids)
+        store.delete([i for i in old_ids if i not in current])
+        store.record_file(IndexedFile(plan.source, str(plan.path), title, plan.sha256, pipeline, len(current_ids),
+                                      now), current_ids)
+        progress.file_done()
+    bar.close()
 
     if prune:
         seen = {source for _, source in files}
-        for source, record in sorted(indexed.items()):
-            # Gone from the folders scanned: deleted, moved, or now ignored.
-            if source in seen or not _under_any(record.path, scanned_dirs):
-                continue
-            report.outcomes.append(FileOutcome(source, "removed", record.path, chunks=len(record.chunk_ids)))
+        # Gone from the folders scanned: deleted, moved, or now ignored.
+        gone = [s for s, r in sorted(indexed.items()) if s not in seen and _under_any(r.path, scanned_dirs)]
+        gone_ids = store.chunk_ids_of(gone) if gone and not dry_run else {}
+        for source in gone:
+            record = indexed[source]
+            report.outcomes.append(FileOutcome(source, "removed", record.path, chunks=record.chunks))
             if not dry_run:
-                store.delete(record.chunk_ids)
+                store.delete(gone_ids.get(source, []))
+                store.forget_files([source])
 
     if not dry_run and (planned or prune):
         store.record_ingest()
@@ -344,19 +395,43 @@ def _ingest_locked(paths: Sequence[Path], settings: Settings, store: ChunkStore,
     return report
 
 
-def _embed(chunks: list[Chunk], embedder: Embeddings, quiet: bool) -> dict[str, list[float]]:
+def _next_group(planned: Sequence[_Planned], known: set[str]) -> list[Chunk]:
+    """The chunks to embed for the next files, whole files, about _EMBED_GROUP chunks."""
+    group: list[Chunk] = []
+    for plan in planned:
+        if group and len(group) >= _EMBED_GROUP:
+            break
+        group += [c for c in plan.chunks if c.chunk_id not in known]
+    return group
+
+
+def _embed(chunks: list[Chunk], embedder: Embeddings, bar: tqdm) -> dict[str, list[float]]:
     if not chunks:
         return {}
     # Longest first, as sentence-transformers does within one call: similar lengths batch with little padding.
     ordered = sorted(chunks, key=lambda c: len(embedding_text(c)), reverse=True)
     vectors: dict[str, list[float]] = {}
-    with tqdm(total=len(ordered), desc="Embedding", unit="chunk", disable=quiet, leave=False) as bar:
-        for start in range(0, len(ordered), _EMBED_CHUNK):
-            batch = ordered[start:start + _EMBED_CHUNK]
-            for chunk, vector in zip(batch, embedder.embed_documents([embedding_text(c) for c in batch])):
-                vectors[chunk.chunk_id] = vector
-            bar.update(len(batch))
+    for start in range(0, len(ordered), _EMBED_CHUNK):
+        batch = ordered[start:start + _EMBED_CHUNK]
+        for chunk, vector in zip(batch, embedder.embed_documents([embedding_text(c) for c in batch])):
+            vectors[chunk.chunk_id] = vector
+        bar.update(len(batch))
     return vectors
+
+
+class _Progress:
+    """Moves the change marker during a long run, so readers find finished files within seconds
+    rather than at the end; throttled, because each move makes readers reopen the store."""
+
+    def __init__(self, store: ChunkStore, clock: Callable[[], float] = time.monotonic) -> None:
+        self.store = store
+        self.clock = clock
+        self.last = clock()
+
+    def file_done(self) -> None:
+        if self.clock() - self.last >= _MARK_EVERY_SECONDS:
+            self.store.mark_changed()
+            self.last = self.clock()
 
 
 def _under_any(path: str, roots: list[Path]) -> bool:
@@ -367,15 +442,21 @@ def remove_documents(sources: Sequence[str], settings: Settings, store: ChunkSto
                      embedder: Embeddings | None = None) -> list[FileOutcome]:
     """Remove documents from the index by source name. Unknown names raise, naming them."""
     with write_lock(settings):
+        store.refresh()
         indexed = store.indexed_files()
         unknown = [s for s in sources if s not in indexed]
         if unknown:
             raise TutorError(f"Not in the index: {', '.join(unknown)} (see `tutor status --documents`)")
         outcomes = []
-        for source in sources:
-            store.delete(indexed[source].chunk_ids)
-            outcomes.append(FileOutcome(source, "removed", indexed[source].path, chunks=len(indexed[source].chunk_ids)))
-        store.record_ingest()
-        if embedder is not None:
-            calibrate_store(store, embedder.embed_documents)
+        chunk_ids = store.chunk_ids_of(sources)
+        with _operation(store, "remove"):
+            for source in sources:
+                # Chunks first, then the record: a crash in between leaves a record whose chunks
+                # are partly gone, which the next removal (or re-ingest) finishes.
+                store.delete(chunk_ids.get(source, []))
+                store.forget_files([source])
+                outcomes.append(FileOutcome(source, "removed", indexed[source].path, chunks=indexed[source].chunks))
+            store.record_ingest()
+            if embedder is not None:
+                calibrate_store(store, embedder.embed_documents)
     return outcomes

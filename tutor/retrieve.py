@@ -14,23 +14,23 @@ import sys
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal
 
-import bm25s
 import numpy as np
 import Stemmer
+from chromadb.errors import ChromaError
 from langchain_chroma import Chroma
 from langchain_core.embeddings import Embeddings
 
-from tutor.chunking import SECTION_SEPARATOR
 from tutor.errors import CorpusNotIndexed
-from tutor.models import Chunk, Passage
+from tutor.lexical import LexicalIndex, lexical_document, shared_lexical_index  # noqa: F401  (lexical_document: used by callers)
+from tutor.models import Passage
 from tutor.relevance import RelevanceFloor, stored_floor
 from tutor.ranking import diversify, order_by_sections, reciprocal_rank_fusion
-from tutor.store import ChunkStore, chunk_from_row
+from tutor.store import ChunkStore
 
 Mode = Literal["dense", "bm25", "hybrid"]
 MODES: tuple[Mode, ...] = ("dense", "bm25", "hybrid")
@@ -67,7 +67,7 @@ class RetrievalConfig:
     # Cosine to the question below which a passage is not evidence; None: the corpus's own floor
     # computed at ingest (`Retriever.relevance_floor`).
     min_relevance: float | None = None
-    recheck_seconds: float = 5.0  # how often to look for ingests made by another process
+    recheck_seconds: float = 2.0  # how often to look at the change marker for other processes' writes
 
 
 # An index built before floors were calibrated keeps the old fixed passage floor.
@@ -170,63 +170,25 @@ def _one_torch_thread() -> Iterator[None]:
             torch.set_num_threads(previous)
 
 
-class _LexicalIndex:
-    """BM25 over every chunk (text plus its heading path), and the chunks' stored vectors for
-    scoring candidates dense search did not return and for spotting duplicates."""
-
-    def __init__(self, store: ChunkStore, config: RetrievalConfig, stemmer: Stemmer.Stemmer) -> None:
-        rows = store.collection.get(include=["documents", "metadatas", "embeddings"])
-        self.fingerprint = store.fingerprint(rows["ids"])
-        order = sorted(range(len(rows["ids"])), key=lambda i: ((rows["metadatas"][i] or {}).get("source", ""),
-                                                                (rows["metadatas"][i] or {}).get("position", 0)))
-        self.chunks: list[Chunk] = [chunk_from_row(rows["ids"][i], rows["documents"][i], rows["metadatas"][i])
-                                    for i in order]
-        self.row_of = {c.chunk_id: i for i, c in enumerate(self.chunks)}
-        embeddings = rows["embeddings"]
-        self.vectors = (np.asarray([embeddings[i] for i in order], dtype=np.float32) if len(order)
-                        else np.zeros((0, 1), dtype=np.float32))
-        self.stemmer = stemmer
-        self.bm25 = bm25s.BM25(k1=config.bm25_k1, b=config.bm25_b)
-        if self.chunks:
-            corpus = [lexical_document(c, config.heading_repeats) for c in self.chunks]
-            tokens = bm25s.tokenize(corpus, stopwords="en", stemmer=stemmer, show_progress=False)
-            self.bm25.index(tokens, show_progress=False)
-
-    def scores(self, text: str) -> np.ndarray:
-        tokens = bm25s.tokenize([text], stopwords="en", stemmer=self.stemmer, return_ids=False,
-                                show_progress=False)[0]
-        if not tokens or not self.chunks:
-            return np.zeros(len(self.chunks), dtype=np.float32)
-        return self.bm25.get_scores(tokens)
-
-
-def _top_rows(scores: np.ndarray, n: int) -> list[int]:
-    return [int(row) for row in np.argsort(-scores, kind="stable")[:n] if scores[row] > 0]
-
-
-def lexical_document(chunk: Chunk, heading_repeats: int) -> str:
-    """What BM25 sees: the heading path repeated (a cheap field weight) and the passage text."""
-    heading = " ".join([chunk.title, *chunk.section.split(SECTION_SEPARATOR)])
-    return " ".join([heading] * heading_repeats + [chunk.text])
-
-
 class Retriever:
-    """Hybrid retrieval over one ChunkStore. Thread-safe; the lexical index is rebuilt lazily
-    after `invalidate()` or when another process changed the index."""
+    """Hybrid retrieval over one ChunkStore. Thread-safe. The lexical index is built once per
+    process and follows the store's change marker (checked at most every `recheck_seconds`, one
+    small read); `invalidate()` makes the next search check at once."""
 
     def __init__(self, store: ChunkStore, embedder: Embeddings | QueryEmbeddingCache,
-                 config: RetrievalConfig | None = None) -> None:
+                 config: RetrievalConfig | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         self.store = store
         self.queries = embedder if isinstance(embedder, QueryEmbeddingCache) else QueryEmbeddingCache(embedder)
         self.config = config or RetrievalConfig()
-        self._dense = Chroma(client=store.client, collection_name=store.collection_name,
-                             embedding_function=self.queries.embedder)
+        self._clock = clock
+        self._dense: Chroma | None = None
+        self._dense_over: object | None = None  # the collection object _dense was made for
         self._stemmer = Stemmer.Stemmer("english")
-        self._index: _LexicalIndex | None = None
+        self._index: LexicalIndex | None = None
         self._checked_at = 0.0
         self._floor: RelevanceFloor | None = None
         self._floor_checked: float | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards _index and _checked_at; the index has its own lock
 
     @property
     def relevance_floor(self) -> RelevanceFloor | None:
@@ -249,74 +211,111 @@ class Retriever:
 
     def invalidate(self) -> None:
         with self._lock:
-            self._index = None
+            self._checked_at = float("-inf")
             self._floor_checked = None
 
-    def _lexical(self) -> _LexicalIndex:
+    def _lexical(self, *, force: bool = False) -> LexicalIndex:
+        """The process's lexical index of the store, caught up with other writers: the change marker
+        is looked at (one small read) at most every recheck_seconds, or now with force."""
         with self._lock:
-            now = time.monotonic()
-            if self._index is not None and now - self._checked_at > self.config.recheck_seconds:
-                self._checked_at = now
-                if self.store.fingerprint() != self._index.fingerprint:
-                    self._index = None
+            now = self._clock()
             if self._index is None:
-                self._index = _LexicalIndex(self.store, self.config, self._stemmer)
+                self._index = shared_lexical_index(self.store, k1=self.config.bm25_k1, b=self.config.bm25_b,
+                                                   heading_repeats=self.config.heading_repeats,
+                                                   stemmer=self._stemmer)
                 self._checked_at = now
-            if not self._index.chunks:
-                raise CorpusNotIndexed("Nothing is indexed yet: run `tutor ingest` to index the course documents.")
-            return self._index
+            check = force or now - self._checked_at >= self.config.recheck_seconds
+            if check:
+                self._checked_at = now
+            index = self._index
+        if check:
+            self.store.refresh(force=force)  # this retriever's own view, used for dense search
+            with index.lock:
+                index.sync(force=force)
+        if not index.size:
+            raise CorpusNotIndexed("Nothing is indexed yet: run `tutor ingest` to index the course documents.")
+        return index
+
+    def _dense_search(self) -> Chroma:
+        """langchain-chroma over the live collection, remade when the store reopened it."""
+        if self._dense is None or self._dense_over is not self.store.collection:
+            self._dense = Chroma(client=self.store.client, collection_name=self.store.live_collection,
+                                 embedding_function=self.queries.embedder)
+            self._dense_over = self.store.collection
+        return self._dense
 
     def search(self, question: str, k: int = 5, mode: Mode = "hybrid", *, apply_threshold: bool = True) -> list[Passage]:
         """The k best passages for the question. With apply_threshold, passages whose cosine
         similarity to the question is below `passage_floor` (the corpus's floor) are dropped (possibly leaving none)."""
-        index = self._lexical()
+        try:
+            return self._search(question, k, mode, apply_threshold, force_sync=False)
+        except ChromaError:
+            # Another process changed the store under a view that had not caught up yet (e.g. a
+            # collection dropped right after a rebuild's swap): catch up and answer from the new view.
+            return self._search(question, k, mode, apply_threshold, force_sync=True)
+
+    def _search(self, question: str, k: int, mode: Mode, apply_threshold: bool, *, force_sync: bool) -> list[Passage]:
         query = Query.parse(question)
         config = self.config
-        rankings: list[tuple[float, list[int]]] = []
+        rankings: list[tuple[float, list[str]]] = []
         vector: np.ndarray | None = None
         if mode in ("dense", "hybrid") or apply_threshold:
             vector = self.queries.embed_query(query.dense_text)
-        if mode in ("dense", "hybrid"):
-            hits = self._dense.similarity_search_by_vector_with_relevance_scores(
-                vector.tolist(), k=min(config.candidates, len(index.chunks)))
-            rankings.append((config.dense_weight, [index.row_of[doc.id] for doc, _ in hits if doc.id in index.row_of]))
         lexical_scores: np.ndarray | None = None
-        if mode in ("bm25", "hybrid"):
-            lexical_scores = index.scores(query.lexical_text)
-            rankings.append((config.lexical_weight, _top_rows(lexical_scores, config.candidates)))
-            if query.choices and config.stem_weight > 0:
-                # The options name the answer but also the distractors, which pull toward other
-                # sections: the stem alone is searched too.
-                rankings.append((config.lexical_weight * config.stem_weight,
-                                 _top_rows(index.scores(query.stem), config.candidates)))
+        index = self._lexical(force=force_sync)
+        with index.lock:
+            if mode in ("bm25", "hybrid"):
+                lexical_scores = index.scores(query.lexical_text)
+                rankings.append((config.lexical_weight, index.top(lexical_scores, config.candidates)))
+                if query.choices and config.stem_weight > 0:
+                    # The options name the answer but also the distractors, which pull toward other
+                    # sections: the stem alone is searched too.
+                    rankings.append((config.lexical_weight * config.stem_weight,
+                                     index.top(index.scores(query.stem), config.candidates)))
+            dense = self._dense_search() if mode in ("dense", "hybrid") else None
+            available = index.size
+        if dense is not None:
+            hits = dense.similarity_search_by_vector_with_relevance_scores(
+                vector.tolist(), k=min(config.candidates, available))
+            rankings.insert(0, (config.dense_weight, [doc.id for doc, _ in hits if doc.id]))
 
         fused = reciprocal_rank_fusion(rankings, config.rrf_k)
-        source_of = lambda row: index.chunks[row].source  # noqa: E731 - a key function, named for reading
+        lexical_score_of: dict[str, float | None] = {}
+        if lexical_scores is not None:
+            with index.lock:
+                lexical_score_of = {chunk_id: index.score_of(lexical_scores, chunk_id) for chunk_id in fused}
+        # Texts and vectors live in Chroma, not in this process: fetch the few candidates (ids
+        # removed a moment ago by another writer are simply not returned).
+        found = {chunk.chunk_id: (chunk, vec) for chunk, vec in self.store.get_chunks(list(fused), embeddings=True)}
+        fused = {chunk_id: score for chunk_id, score in fused.items() if chunk_id in found}
+        if not fused:
+            return []
+        source_of = lambda chunk_id: found[chunk_id][0].source  # noqa: E731 - a key function, named for reading
         ordered = (order_by_sections(fused, source_of) if config.section_evidence
-                   else sorted(fused, key=lambda row: (-fused[row], row)))
-        cosines = index.vectors[ordered] @ vector if vector is not None and ordered else None
-        cosine_at = {row: float(cosines[i]) for i, row in enumerate(ordered)} if cosines is not None else {}
+                   else sorted(fused, key=lambda i: (-fused[i], found[i][0].source, found[i][0].position)))
+        vector_of = {chunk_id: np.asarray(found[chunk_id][1], dtype=np.float32) for chunk_id in ordered}
+        cosine_at = ({chunk_id: float(vector_of[chunk_id] @ vector) for chunk_id in ordered}
+                     if vector is not None else {})
         floor = self.passage_floor
 
-        def keep(row: int, picked: list[int]) -> bool:
-            if apply_threshold and row in cosine_at and cosine_at[row] < floor:
+        def keep(chunk_id: str, picked: list[str]) -> bool:
+            if apply_threshold and chunk_id in cosine_at and cosine_at[chunk_id] < floor:
                 return False
-            return not any(float(index.vectors[row] @ index.vectors[other]) >= config.duplicate_similarity
+            return not any(float(vector_of[chunk_id] @ vector_of[other]) >= config.duplicate_similarity
                            for other in picked)
 
         if config.per_source_cap is None:
             picked = diversify(ordered, fused, source_of, k, keep)
         else:
             picked, per_source = [], {}
-            for row in ordered:
-                source = source_of(row)
-                if per_source.get(source, 0) >= config.per_source_cap or not keep(row, picked):
+            for chunk_id in ordered:
+                source = source_of(chunk_id)
+                if per_source.get(source, 0) >= config.per_source_cap or not keep(chunk_id, picked):
                     continue
-                picked.append(row)
+                picked.append(chunk_id)
                 per_source[source] = per_source.get(source, 0) + 1
                 if len(picked) == k:
                     break
-        return [Passage(chunk=index.chunks[row], score=round(fused[row], 6), dense_score=cosine_at.get(row),
-                        lexical_score=float(lexical_scores[row]) if lexical_scores is not None else None)
-                for row in picked]
-
+        return [Passage(chunk=found[chunk_id][0], score=round(fused[chunk_id], 6), dense_score=cosine_at.get(chunk_id),
+                        lexical_score=lexical_score_of.get(chunk_id))
+                for chunk_id in picked]

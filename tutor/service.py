@@ -16,12 +16,14 @@ from tutor.answer.condense import Condenser, choose_condenser
 from tutor.answer.generators import Generator, build_generator
 from tutor.embeddings import build_embedder, embedder_name
 from tutor.answer.guard import GuardConfig
-from tutor.ingest import FileOutcome, IngestReport, ingest, remove_documents, write_lock
+from tutor.errors import EmbeddingModelMismatch
+from tutor.ingest import FileOutcome, IngestReport, ingest, rebuild, remove_documents, write_lock_path
+from tutor.locks import is_held
 from tutor.models import Answer, Turn
 from tutor.retrieve import QueryEmbeddingCache, Retriever
 from tutor.settings import Settings
 from tutor.starters import starter_questions
-from tutor.store import ChunkStore, drop_collection
+from tutor.store import ChunkStore
 
 
 @dataclass
@@ -46,6 +48,17 @@ class TutorService:
     def store(self) -> ChunkStore:
         return ChunkStore.open(self.settings, embedder_name(self.embedder))
 
+    def _rebuild_store(self) -> ChunkStore:
+        """The store for a rebuild: the live index may have been built with another model (the
+        very case a rebuild is for), so its model is not checked; it keeps serving meanwhile."""
+        if "store" not in self.__dict__:
+            try:
+                return self.store
+            except EmbeddingModelMismatch:
+                self.__dict__["store"] = ChunkStore.open(self.settings, embedder_name(self.embedder),
+                                                         check_model=False)
+        return self.store
+
     # --- library management ---------------------------------------------------------------------
 
     def ingest(self, paths: Sequence[Path] | None = None, *, prune: bool = False, dry_run: bool = False,
@@ -60,28 +73,34 @@ class TutorService:
         self._index_changed()
         return outcomes
 
-    def rebuild(self) -> None:
-        """Forget every chunk; the next ingest re-embeds everything (e.g. after a model change)."""
-        with write_lock(self.settings):
-            drop_collection(self.settings)
-        # Everything holding the old collection is rebuilt on next use.
-        for cached in ("store", "retriever", "generator", "condenser", "answer_graph", "_starters"):
-            self.__dict__.pop(cached, None)
+    def rebuild(self, *, quiet: bool = False, on_wait: Callable[[str], None] | None = None) -> IngestReport:
+        """Re-embed the whole corpus directory into a new collection and swap it in when complete
+        (e.g. after a model change); the current index answers until then."""
+        report = rebuild(self.settings, self._rebuild_store(), self.embedder, quiet=quiet, on_wait=on_wait)
+        self._index_changed()
+        return report
 
     def documents(self) -> list[DocumentInfo]:
-        return [DocumentInfo(f.source, f.title, len(f.chunk_ids), f.ingested_at, f.path)
+        self.store.refresh()  # an embedded view opened before another process wrote is stale
+        return [DocumentInfo(f.source, f.title, f.chunks, f.ingested_at, f.path)
                 for f in sorted(self.store.indexed_files().values(), key=lambda f: f.source)]
 
     def status(self) -> dict[str, Any]:
-        documents = self.documents()
+        """What is indexed, from the manifest and the state: O(files), never every chunk."""
+        self.store.refresh()
+        state = self.store.state
         return {
-            "documents": len(documents),
-            "chunks": sum(d.chunks for d in documents),
+            "documents": self.store.document_count(),
+            "chunks": self.store.count(),
             "last_ingest": self.store.last_ingest(),
             "embedding_model": self.store.embedding_model,
             "store": self.store.location,
             "store_kind": "chroma-server" if self.settings.chroma_url else "embedded",
             "collection": self.settings.collection,
+            "live_collection": self.store.live_collection,
+            "generation": state.generation,
+            "interrupted": self._interrupted(state),
+            "leftover_collection": state.retired or None,  # replaced by a rebuild; the next write drops it
             "corpus_dir": str(self.settings.corpus_dir.resolve()),
             "answerer": self.generator.name,
         }
@@ -133,6 +152,25 @@ class TutorService:
             cached = (key, starter_questions(self.store.all_chunks(), limit=limit) if chunks else [])
             self.__dict__["_starters"] = cached
         return list(cached[1])
+
+    def _interrupted(self, state) -> str | None:
+        """A sentence about an operation that began and never finished, or None."""
+        if not state.operation:
+            return None
+        if self.settings.chroma_url:
+            running = state.operation_process_alive()
+        else:
+            running = is_held(write_lock_path(self.settings))
+        if running:
+            return None  # still going: not interrupted
+        if running is None:
+            return (f"a {state.operation} started {state.operation_started} on {state.operation_host} has not "
+                    "finished (it may still be running there).")
+        again = "tutor ingest --rebuild" if state.operation == "rebuild" else (
+            "tutor ingest" if state.operation == "ingest" else "tutor remove")
+        where = f" (building {state.pending_target})" if state.pending_target else ""
+        return (f"a {state.operation} started {state.operation_started}{where} did not finish; the index still "
+                f"serves {state.live}. Run `{again}` again to complete it.")
 
     def _index_changed(self) -> None:
         """Hook for caches derived from the index (the lexical index in retrieval)."""

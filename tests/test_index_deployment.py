@@ -1,0 +1,261 @@
+"""The index as a deployment uses it: a long-lived service keeps answering while other processes
+ingest, remove and rebuild (embedded store and `chroma run` server); a rebuild SIGKILLed at several
+points leaves the old index serving and `tutor status` says what was interrupted.
+
+Embeddings come from the loopback fake endpoint (deterministic bag-of-words vectors), so the writer
+processes start in seconds and need no model."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tests.support.fake_llm_server import FakeLLMServer, fake_llm  # noqa: F401  (fixture)
+from tests.support.processes import guarded_env, start_chroma_server, venv_bin
+from tutor.retrieve import RetrievalConfig, Retriever
+from tutor.service import TutorService
+from tutor.settings import Settings
+
+REPO = Path(__file__).resolve().parents[1]
+
+TOPICS = {
+    "habituation.md": "# Habituation\n\nHabituation is a decrease in response to a stimulus that is repeated "
+                      "without consequence, such as ceasing to notice a ticking clock.\n",
+    "mnemonics.md": "# Mnemonic devices\n\nA mnemonic device such as an acronym or the method of loci helps "
+                    "learners encode and retrieve lists of items.\n",
+}
+NEW_TOPIC = ("zeitgeber.md", "# Circadian rhythm\n\nA zeitgeber such as daylight drives entrainment of the "
+                             "circadian clock, which regulates sleep.\n")
+STABLE_QUESTION = "What is habituation to a repeated stimulus?"
+
+
+def _corpus(root: Path) -> Path:
+    corpus = root / "corpus"
+    corpus.mkdir()
+    for name, text in TOPICS.items():
+        (corpus / name).write_text(text, encoding="utf-8")
+    return corpus
+
+
+def _run_tutor(args: list[str], env: dict[str, str], cwd: Path, *, wrapper: list[str] | None = None
+               ) -> subprocess.CompletedProcess:
+    command = [sys.executable, *wrapper, *args] if wrapper else [venv_bin("tutor"), *args]
+    # Generous: on an idle 2-core machine each run takes seconds, on a shared one up to minutes.
+    return subprocess.run(command, env=guarded_env(**env), capture_output=True, text=True, timeout=900, cwd=cwd)
+
+
+@dataclass
+class Asker:
+    """Asks the long-lived service in a loop from another thread, recording every failure."""
+
+    service: TutorService
+    answers: int = 0
+    errors: list[str] = field(default_factory=list)
+    wrong: list[str] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                answer = self.service.ask(STABLE_QUESTION)
+            except Exception as exc:  # anything at all: the point is that nothing escapes
+                self.errors.append(f"{type(exc).__name__}: {exc}")
+                continue
+            self.answers += 1
+            if answer.refused or "habituation.md" not in {c.source for c in answer.citations}:
+                self.wrong.append(answer.text[:200])
+
+    def __enter__(self) -> Asker:
+        self._thread = threading.Thread(target=self.run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=60)
+
+
+@pytest.fixture(params=["embedded", "chroma-server"])
+def deployment(request, tmp_path: Path, fake_llm: FakeLLMServer) -> Iterator[tuple[Settings, dict[str, str]]]:  # noqa: F811
+    corpus = _corpus(tmp_path)
+    env = {"TUTOR_DATA_DIR": str(tmp_path / "data"), "TUTOR_CORPUS_DIR": str(corpus),
+           "TUTOR_EMBEDDING_BASE_URL": fake_llm.url, "TUTOR_LOCK_TIMEOUT": "120"}
+    server = None
+    if request.param == "chroma-server":
+        server, url = start_chroma_server(tmp_path / "chroma-server", log_path=tmp_path / "chroma.log")
+        env["TUTOR_CHROMA_URL"] = url
+    settings = Settings(data_dir=tmp_path / "data", corpus_dir=corpus, embedding_base_url=fake_llm.url,
+                        chroma_url=env.get("TUTOR_CHROMA_URL"))
+    try:
+        yield settings, env
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def _long_lived_service(settings: Settings) -> TutorService:
+    service = TutorService(settings)
+    assert service.ingest(quiet=True).exit_code == 0
+    # Check the change marker on every question: the harshest setting for readers beside writers.
+    service.__dict__["retriever"] = Retriever(service.store, service.retriever.queries,
+                                              RetrievalConfig(recheck_seconds=0))
+    return service
+
+
+@pytest.mark.timeout(1800)  # several CLI processes: well under a minute when the machine is not shared
+def test_a_service_keeps_answering_while_other_processes_ingest_remove_and_rebuild(deployment, tmp_path: Path):
+    settings, env = deployment
+    service = _long_lived_service(settings)
+    corpus = settings.corpus_dir
+
+    with Asker(service) as asker:
+        (corpus / NEW_TOPIC[0]).write_text(NEW_TOPIC[1], encoding="utf-8")
+        added = _run_tutor(["ingest"], env, tmp_path)
+        assert added.returncode == 0, added.stderr
+        found = service.retriever.search("zeitgeber entrainment circadian", k=3)
+        assert found and found[0].chunk.source == "zeitgeber.md"
+
+        removed = _run_tutor(["remove", "mnemonics.md"], env, tmp_path)
+        assert removed.returncode == 0, removed.stderr
+        sources = {p.chunk.source for p in service.retriever.search("mnemonic acronym method of loci", k=5,
+                                                                    apply_threshold=False)}
+        assert "mnemonics.md" not in sources
+
+        live_before = service.status()["live_collection"]
+        rebuilt = _run_tutor(["ingest", "--rebuild"], env, tmp_path)
+        assert rebuilt.returncode == 0, rebuilt.stderr
+        status = service.status()
+        assert status["live_collection"] != live_before and status["interrupted"] is None
+        # The rebuild re-indexed the corpus directory, where mnemonics.md still is.
+        assert {d.source for d in service.documents()} == {"habituation.md", "mnemonics.md", "zeitgeber.md"}
+        assert service.retriever.search("zeitgeber entrainment circadian", k=1)[0].chunk.source == "zeitgeber.md"
+        answer = service.ask("What does a zeitgeber do?")
+        assert not answer.refused and "zeitgeber.md" in {c.source for c in answer.citations}
+
+    assert asker.errors == [], asker.errors[:5]
+    assert asker.wrong == [], asker.wrong[:3]
+    assert asker.answers > 10
+
+
+# Points at which the rebuild process is killed: just before the Nth call of a store method.
+KILL_POINTS = [
+    ("ChunkStore.add", 1),  # new collection created and recorded, nothing written to it yet
+    ("ChunkStore.record_file", 4),  # one file complete in the new collection, the next one half-written
+    ("ChunkStore.drop_retired", 2),  # pointer swapped to the new collection, the old one not dropped yet
+]
+
+
+@pytest.mark.timeout(1800)
+def test_a_rebuild_killed_at_any_point_leaves_an_index_serving(tmp_path: Path, fake_llm: FakeLLMServer):  # noqa: F811
+    corpus = _corpus(tmp_path)
+    for n in range(4):
+        (corpus / f"extra-{n}.md").write_text(f"# Extra {n}\n\nFiller passage number {n} about sleep stages.\n")
+    env = {"TUTOR_DATA_DIR": str(tmp_path / "data"), "TUTOR_CORPUS_DIR": str(corpus),
+           "TUTOR_EMBEDDING_BASE_URL": fake_llm.url}
+    settings = Settings(data_dir=tmp_path / "data", corpus_dir=corpus, embedding_base_url=fake_llm.url)
+    service = _long_lived_service(settings)
+    documents = {d.source for d in service.documents()}
+
+    for method, nth in KILL_POINTS:
+        live_before = service.status()["live_collection"]
+        killed = _run_tutor(["ingest", "--rebuild"], env, tmp_path,
+                            wrapper=["-m", "tests.support.killpoints", method, str(nth), "--"])
+        assert killed.returncode == -9, (method, killed.stdout, killed.stderr)
+
+        answer = service.ask(STABLE_QUESTION)
+        assert not answer.refused and "habituation.md" in {c.source for c in answer.citations}, method
+        status = json.loads(_run_tutor(["status", "--json"], env, tmp_path).stdout)
+        assert status["documents"] == len(documents) and status["chunks"] > 0
+        if method == "ChunkStore.drop_retired":
+            assert status["live_collection"] != live_before and status["interrupted"] is None
+        else:
+            assert status["live_collection"] == live_before, method
+            assert "rebuild" in status["interrupted"] and "did not finish" in status["interrupted"]
+            text = _run_tutor(["status"], env, tmp_path).stdout
+            assert "INTERRUPTED" in text and "tutor ingest --rebuild" in text
+
+    completed = _run_tutor(["ingest", "--rebuild"], env, tmp_path)
+    assert completed.returncode == 0, completed.stderr
+    status = service.status()
+    assert status["interrupted"] is None and {d.source for d in service.documents()} == documents
+    # Nothing is left behind: the live chunks, their manifest and the state, nothing else.
+    names = {c.name for c in service.store.client.list_collections()}
+    live = status["live_collection"]
+    assert names == {live, f"{live}__files", f"{settings.collection}__state"}, names
+    assert service.ask(STABLE_QUESTION).citations
+
+
+@pytest.mark.timeout(1800)
+def test_an_interrupted_ingest_is_reported_and_the_next_one_completes_it(tmp_path: Path,
+                                                                        fake_llm: FakeLLMServer):  # noqa: F811
+    corpus = _corpus(tmp_path)
+    env = {"TUTOR_DATA_DIR": str(tmp_path / "data"), "TUTOR_CORPUS_DIR": str(corpus),
+           "TUTOR_EMBEDDING_BASE_URL": fake_llm.url}
+    killed = _run_tutor(["ingest"], env, tmp_path,
+                        wrapper=["-m", "tests.support.killpoints", "ChunkStore.record_file", "4", "--"])
+    assert killed.returncode == -9
+    status = json.loads(_run_tutor(["status", "--json"], env, tmp_path).stdout)
+    assert "ingest" in status["interrupted"]
+    again = _run_tutor(["ingest", "--json"], env, tmp_path)
+    assert again.returncode == 0, again.stderr
+    report = json.loads(again.stdout)
+    # The file cut off halfway (chunks written, record still incomplete) is redone; the one
+    # completed before the kill is not.
+    assert report["summary"]["unchanged"] == 1 and report["summary"]["updated"] == 1
+    status = json.loads(_run_tutor(["status", "--json"], env, tmp_path).stdout)
+    assert status["interrupted"] is None and status["documents"] == 2
+
+
+def _paragraph(n: int, name: str) -> str:
+    """A ~150-character paragraph: with TUTOR_CHUNK_SIZE=200 every paragraph is one chunk."""
+    words = ("memory", "learning", "stimulus", "response", "neuron", "cortex", "sleep", "habit", "reward",
+             "attention", "recall", "schema", "emotion", "motivation", "perception", "language")
+    picks = " ".join(words[(n * 7 + k * 3) % len(words)] for k in range(6))
+    return f"Passage {n} of {name} relates {picks} in experiment number {n * 31 % 9973} of the series."
+
+
+@pytest.mark.timeout(1800)
+def test_an_index_of_more_than_40000_chunks_serves_status_ask_reingest_and_remove(
+        tmp_path: Path, fake_llm: FakeLLMServer) -> None:  # noqa: F811
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    big = [f"## Part {n // 50}\n\n" * (n % 50 == 0) + _paragraph(n, "big") for n in range(36_000)]
+    big[20_000] = ("Quokkaphobia is the invented fear of small marsupials, described only in this one passage of "
+                   "the large file.")
+    (corpus / "big.md").write_text("# A very large handbook\n\n" + "\n\n".join(big) + "\n", encoding="utf-8")
+    for f in range(25):
+        (corpus / f"small-{f:02d}.md").write_text(
+            f"# Small file {f}\n\n" + "\n\n".join(_paragraph(n, f"small {f}") for n in range(200)) + "\n")
+    env = {"TUTOR_DATA_DIR": str(tmp_path / "data"), "TUTOR_CORPUS_DIR": str(corpus),
+           "TUTOR_EMBEDDING_BASE_URL": fake_llm.url, "TUTOR_CHUNK_SIZE": "200", "TUTOR_CHUNK_OVERLAP": "0"}
+
+    first = _run_tutor(["ingest", "--json"], env, tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert json.loads(first.stdout)["summary"]["added"] == 26
+    status = json.loads(_run_tutor(["status", "--json"], env, tmp_path).stdout)
+    total = status["chunks"]
+    assert total > 40_000 and status["documents"] == 26
+    big_chunks = next(f["chunks"] for f in status["files"] if f["source"] == "big.md")
+    assert big_chunks > 34_000
+
+    asked = _run_tutor(["ask", "--json", "What is quokkaphobia?"], env, tmp_path)
+    assert asked.returncode == 0, asked.stderr[-2000:]
+    answer = json.loads(asked.stdout)
+    assert not answer["refused"] and "big.md" in {c["source"] for c in answer["citations"]}
+
+    again = _run_tutor(["ingest", "--json"], env, tmp_path)
+    assert again.returncode == 0, again.stderr[-2000:]
+    report = json.loads(again.stdout)
+    assert report["summary"]["unchanged"] == 26 and report["embedded_chunks"] == 0
+
+    removed = _run_tutor(["remove", "big.md"], env, tmp_path)
+    assert removed.returncode == 0, removed.stderr[-2000:]
+    status = json.loads(_run_tutor(["status", "--json"], env, tmp_path).stdout)
+    assert status["chunks"] == total - big_chunks and status["documents"] == 25
