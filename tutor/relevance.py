@@ -9,13 +9,13 @@ The floor sits between the two; it is stored in the index's metadata and read at
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from tutor.models import Chunk
+from tutor.text import split_sentences
 
 # Questions no course in the library is about, of everyday kinds. (benchmarks/ uses a different
 # set to check refusals, so the check does not test the calibration on its own probes.)
@@ -47,12 +47,11 @@ OFF_COURSE_LONG = (
     "I want to renovate my bathroom on a small budget this spring: new tiles, a shower instead of the bathtub "
     "and better lighting. In which order should the work be done and what will it roughly cost?",
 )
-_SENTENCE = re.compile(r"(?<=[.!?])\s+")
 # In-course probes per corpus: enough for stable quantiles, few enough to embed in a second or two.
 _IN_COURSE_SAMPLE = 200
-_LONG_WORDS = 20
+_LONG_WORDS = 20  # a question of this many words or more is judged against the long floor
 # Bump when the calibration recipe changes: an index with an older floor is recalibrated on ingest.
-FLOOR_VERSION = 2  # a question of this many words or more is judged against the long floor
+FLOOR_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -97,7 +96,7 @@ def in_course_probes(chunks: Sequence[Chunk], sample: int = _IN_COURSE_SAMPLE) -
     step = max(1, len(chunks) // sample)
     probes = []
     for row in range(0, len(chunks), step):
-        for sentence in _SENTENCE.split(chunks[row].text.replace("\n", " ")):
+        for sentence in split_sentences(chunks[row].text.replace("\n", " ")):
             words = sentence.split()
             if 8 <= len(words) <= 30:
                 probes.append((row, " ".join(words)))
@@ -117,8 +116,12 @@ def calibrate(chunks: Sequence[Chunk], vectors: np.ndarray,
     in_scores = scores[:len(probes)].copy()
     for i, (row, _) in enumerate(probes):
         in_scores[i, row] = -1.0  # the passage the sentence came from does not count
-    in_best = in_scores.max(axis=1)
-    off = scores[len(probes):].max(axis=1)
+    return floor_from_scores(in_scores.max(axis=1), scores[len(probes):].max(axis=1))
+
+
+def floor_from_scores(in_best: np.ndarray, off: np.ndarray) -> RelevanceFloor:
+    """The floor from the best cosines of the in-course probes and of the off-course probes
+    (short ones first, then long ones, in the order of OFF_COURSE_SHORT + OFF_COURSE_LONG)."""
     off_short, off_long = off[:len(OFF_COURSE_SHORT)], off[len(OFF_COURSE_SHORT):]
     in_q = float(np.quantile(in_best, 0.10))
     short_q = float(np.quantile(off_short, 0.90))
@@ -134,15 +137,47 @@ def calibrate(chunks: Sequence[Chunk], vectors: np.ndarray,
                           off_course_long=long_q, in_course=in_q)
 
 
-def calibrate_store(store, embed: Callable[[list[str]], list[list[float]]]) -> RelevanceFloor | None:
-    """Calibrate on everything in the store and record the floor in the collection's metadata
-    (merged: the other keys stay). Called by ingest after every change to the index."""
+def _sample_chunks(store, sample: int) -> list[Chunk]:
+    """About `sample` chunks spread over the collection, read in a few small pages: the cost does
+    not grow with the corpus (a whole-collection read fails past Chroma's SQL variable limit)."""
     from tutor.store import chunk_from_row
 
-    rows = store.collection.get(include=["documents", "metadatas", "embeddings"])
-    chunks = [chunk_from_row(i, d, m) for i, d, m in zip(rows["ids"], rows["documents"], rows["metadatas"])]
-    vectors = np.asarray(rows["embeddings"], dtype=np.float32) if chunks else np.zeros((0, 1), dtype=np.float32)
-    floor = calibrate(chunks, vectors, embed)
+    total = store.count()
+    pages = 10
+    size = max(1, -(-sample // pages))
+    offsets = sorted({int(i * max(0, total - size) / max(1, pages - 1)) for i in range(pages)}) if total > sample else [0]
+    chunks: list[Chunk] = []
+    seen: set[str] = set()
+    for offset in offsets:
+        rows = store.collection.get(include=["documents", "metadatas"], limit=size if total > sample else sample,
+                                    offset=offset)
+        for i, d, m in zip(rows["ids"], rows["documents"], rows["metadatas"]):
+            if i not in seen:
+                seen.add(i)
+                chunks.append(chunk_from_row(i, d, m))
+    return chunks
+
+
+def calibrate_store(store, embed: Callable[[list[str]], list[list[float]]]) -> RelevanceFloor | None:
+    """Calibrate on the store and record the floor in the live collection's metadata (merged: the
+    other keys stay). Called by ingest after every change to the index. The probes are a bounded
+    sample of the course's sentences; each probe's best passage comes from the dense index (the
+    same nearest-neighbour search questions use), so the cost stays flat from 2k to 500k chunks."""
+    chunks = _sample_chunks(store, _IN_COURSE_SAMPLE)
+    probes = in_course_probes(chunks)
+    floor = None
+    if store.count() >= 3 and len(probes) >= 3:
+        texts = [text for _, text in probes] + list(OFF_COURSE_SHORT) + list(OFF_COURSE_LONG)
+        found = store.collection.query(query_embeddings=embed(texts), n_results=min(2, store.count()),
+                                       include=["distances"])
+        best = []
+        for i, (ids, distances) in enumerate(zip(found["ids"], found["distances"])):
+            own = chunks[probes[i][0]].chunk_id if i < len(probes) else None
+            # Cosine distance to similarity; the passage a probe sentence came from does not count.
+            similarities = [1.0 - d for chunk_id, d in zip(ids, distances) if chunk_id != own]
+            best.append(max(similarities) if similarities else -1.0)
+        best_scores = np.asarray(best, dtype=np.float32)
+        floor = floor_from_scores(best_scores[:len(probes)], best_scores[len(probes):])
     metadata = {k: v for k, v in (store.collection.metadata or {}).items() if not k.startswith("relevance_floor_")}
     if floor is not None:
         metadata.update(floor.to_metadata())
@@ -153,7 +188,7 @@ def calibrate_store(store, embed: Callable[[list[str]], list[list[float]]]) -> R
 def stored_floor(store) -> RelevanceFloor | None:
     """The floor recorded in the index (read fresh: another process may have re-ingested)."""
     try:
-        metadata = store.client.get_collection(store.collection_name).metadata
+        metadata = store.client.get_collection(store.live_collection).metadata
     except Exception:  # a collection dropped under us: no floor until the next ingest
         return None
     return RelevanceFloor.from_metadata(metadata)
