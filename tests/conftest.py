@@ -13,7 +13,8 @@ from tests.support import network
 from tests.support.postgres import database_url, postgres_server  # noqa: F401  (fixtures for every test module)
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+# ../shared beside the repository; a git worktree one level deeper (wt/<branch>) finds it further up.
+SHARED = next((p / "shared" for p in REPO.parents if (p / "shared" / "evalsets").is_dir()), REPO.parent / "shared")
 
 network.install()  # before any test module imports something that might phone home
 
