@@ -123,14 +123,12 @@ class AnswerGraph:
                 if cancel is not None and cancel.is_set():
                     break  # the reader left: stop the model now (closing `deltas` ends its HTTP stream)
                 show(rewriter.feed(delta))
-        except GenerationInterrupted as exc:
-            incomplete, error = True, str(exc)
-        except GenerationError as exc:
+        except GenerationError as exc:  # GenerationInterrupted included: a deadline may pass before any text
             if parts:
                 incomplete, error = True, str(exc)
             else:
                 show(f"Sorry, I could not write an answer just now: {exc}")
-                error = str(exc)
+                incomplete, error = isinstance(exc, GenerationInterrupted), str(exc)
         finally:
             close = getattr(deltas, "close", None)
             if close is not None:
