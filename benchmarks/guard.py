@@ -3,11 +3,11 @@
     .venv/bin/python -m benchmarks.guard [--evalset PATH] [--no-report-sets]
 
 Figures, all from one run:
-- grouped cross-validation on the labelled set (tutor/guard_data/): each family of attacks or
+- grouped cross-validation on the labelled set (tutor/answer/guard_data/): each family of attacks or
   questions is scored by a model that never saw any of its phrasings or languages; the refusal
   rate on held-aside attacks (classifier alone, and with the explicit policy), by technique and
   language, and out-of-fold false refusals on the legitimate side;
-- the shipped classifier (tutor/guard_data/classifier.json) on the 119 dev questions as pasted
+- the shipped classifier (tutor/answer/guard_data/classifier.json) on the 119 dev questions as pasted
   (never used to fit or to choose the threshold): false refusals must be 0;
 - the same on the microbiology and U.S. history quizzes (report-only: other courses);
 - the issue's probes (phrasings that passed the regex guard) and fresh paraphrases, none in the set.
@@ -24,9 +24,9 @@ import numpy as np
 
 from evals.data import load_questions
 from tutor.embeddings import SentenceTransformerEmbedder
-from tutor.guard import policy_reason
-from tutor.injection import InjectionClassifier, views
-from tutor.injection_training import FOLDS, cross_validate, embed_views, load_examples
+from tutor.answer.guard import policy_reason
+from tutor.answer.injection import InjectionClassifier, views
+from tutor.answer.injection_training import FOLDS, cross_validate, embed_views, load_examples
 from tutor.settings import packaged_embedding_model
 
 REPO = Path(__file__).resolve().parents[1]

@@ -15,6 +15,9 @@ from tutor.errors import ConfigurationError
 from tutor.settings import Settings, packaged_embedding_model
 
 
+PACKAGED_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+
+
 class SentenceTransformerEmbedder(Embeddings):
     """A local sentence-transformers model on the CPU; vectors are L2-normalised (cosine = dot)."""
 
@@ -27,7 +30,7 @@ class SentenceTransformerEmbedder(Embeddings):
         self.model_path = model_path
         self.batch_size = batch_size
         packaged = model_path == packaged_embedding_model()
-        self.name = "sentence-transformers/all-MiniLM-L6-v2" if packaged else f"sentence-transformers:{model_path}"
+        self.name = PACKAGED_MODEL_NAME if packaged else f"sentence-transformers:{model_path}"
         # Streamlit serves sessions from threads; one encoder call at a time keeps the tokenizer happy.
         self._lock = threading.Lock()
         self._model = None

@@ -14,11 +14,12 @@ from langchain_core.embeddings import Embeddings
 from tutor.answer import AnswerGraph, AnswerStream
 from tutor.answer.condense import Condenser, choose_condenser
 from tutor.answer.generators import Generator, build_generator
-from tutor.embeddings import build_embedder, embedder_name
+from tutor.answer.injection import InjectionClassifier
+from tutor.embeddings import PACKAGED_MODEL_NAME, SentenceTransformerEmbedder, build_embedder, embedder_name
 from tutor.ingest import FileOutcome, IngestReport, ingest, remove_documents, write_lock
 from tutor.models import Answer, Turn
 from tutor.retrieve import QueryEmbeddingCache, Retriever
-from tutor.settings import Settings
+from tutor.settings import Settings, packaged_embedding_model
 from tutor.starters import starter_questions
 from tutor.store import ChunkStore, drop_collection
 
@@ -102,7 +103,17 @@ class TutorService:
 
     @cached_property
     def answer_graph(self) -> AnswerGraph:
-        return AnswerGraph(self.retriever, self.generator, self.condenser, top_k=self.settings.top_k)
+        return AnswerGraph(self.retriever, self.generator, self.condenser, top_k=self.settings.top_k,
+                           injection=self.injection_classifier)
+
+    @cached_property
+    def injection_classifier(self) -> InjectionClassifier:
+        """The guard's attack classifier. Its weights were fitted on the packaged MiniLM's vectors: it
+        shares the retrieval embedder when that is the packaged model, else loads its own copy."""
+        embedder = self.embedder
+        if embedder_name(embedder) != PACKAGED_MODEL_NAME:
+            embedder = SentenceTransformerEmbedder(packaged_embedding_model(), self.settings.embedding_batch_size)
+        return InjectionClassifier.load(embedder)
 
     def ask(self, question: str, history: Sequence[Turn] = ()) -> Answer:
         """Answer one question (with the conversation so far, oldest turn first)."""

@@ -1,7 +1,7 @@
-"""Fits the injection classifier (tutor/injection.py) and measures it by grouped cross-validation.
+"""Fits the injection classifier (tutor/answer/injection.py) and measures it by grouped cross-validation.
 
-    python -m tutor.injection_training            # refit, write tutor/guard_data/classifier.json
-    python -m tutor.injection_training --book-questions ../shared/corpora/psychology-2e   # rebuild that file too
+    python -m tutor.answer.injection_training            # refit, write tutor/answer/guard_data/classifier.json
+    python -m tutor.answer.injection_training --book-questions ../shared/corpora/psychology-2e   # rebuild that file too
 
 The labelled set: `guard_data/attacks.yaml` and `guard_data/legitimate.yaml` (hand-written families),
 obfuscated copies of some attacks (`encode:`), and `guard_data/legitimate-book.jsonl` (questions on
@@ -27,7 +27,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 
-from tutor.injection import CHAR_NGRAMS, WEIGHTS, CharNgrams, Embedder, InjectionClassifier, encode, views
+from tutor.answer.injection import CHAR_NGRAMS, WEIGHTS, CharNgrams, Embedder, InjectionClassifier, encode, views
 
 DATA = WEIGHTS.parent
 ATTACKS = DATA / "attacks.yaml"
