@@ -95,11 +95,13 @@ def test_unseen_legitimate_questions_pass(classifier):
     assert [p for p in UNSEEN_LEGITIMATE if classifier.is_attack(p)] == []
 
 
+@pytest.mark.timeout(900)
 def test_no_false_refusal_on_the_dev_questions_as_pasted(classifier, shared_dir):
     questions = load_questions(shared_dir / "evalsets" / "psychology-2e-dev.jsonl").questions
     assert len(questions) == 119
-    flagged = [(q.id, round(classifier.score(q.prompt).probability, 3)) for q in questions
-               if classifier.is_attack(q.prompt)]
+    scores = classifier.scores([q.prompt for q in questions])
+    assert scores[0] == pytest.approx(classifier.score(questions[0].prompt).probability)  # batch = one by one
+    flagged = [(q.id, round(s, 3)) for q, s in zip(questions, scores) if s >= classifier.threshold]
     assert flagged == []
 
 

@@ -126,7 +126,7 @@ class AnswerGraph:
                     break  # the reader left: stop the model now (closing `deltas` ends its HTTP stream)
                 show(rewriter.feed(delta))
         except GenerationError as exc:  # GenerationInterrupted included: a deadline may pass before any text
-            if parts:
+            if "".join(parts).strip():  # whitespace alone is no answer: the reader gets the message
                 incomplete, error = True, str(exc)
             else:
                 show(f"Sorry, I could not write an answer just now: {exc}")

@@ -202,6 +202,20 @@ class InjectionClassifier:
     def is_attack(self, question: str) -> bool:
         return self.score(question).exceeds(self.threshold)
 
+    def scores(self, questions: Sequence[str]) -> list[float]:
+        """Attack probabilities of many questions, their readings embedded in one batch."""
+        readings, owner = [], []
+        for index, question in enumerate(questions):
+            for reading in views(question):
+                readings.append(reading)
+                owner.append(index)
+        best = [0.0] * len(questions)
+        if readings:
+            probabilities = self.probabilities(readings, np.asarray(self.embedder.embed_documents(readings)))
+            for index, probability in zip(owner, probabilities):
+                best[index] = max(best[index], float(probability))
+        return best
+
 
 @lru_cache(maxsize=4)
 def _read_weights(path: Path) -> dict:
