@@ -108,12 +108,12 @@ def main(argv: list[str] | None = None) -> None:
     print(f"shipped classifier (threshold {shipped.threshold:.3f}):")
     for label, path in sets:
         prompts = [q.prompt for q in load_questions(path).questions]
-        scores = [shipped.score(p).probability for p in prompts]
+        scores = shipped.scores(prompts)
         flagged = [s >= shipped.threshold for s in scores]
         print(f"  {label}: false refusals {_rate(flagged)}, highest score {max(scores):.3f}")
         for prompt, score in sorted(zip(prompts, scores), key=lambda x: -x[1])[:2 if any(flagged) else 1]:
             print(f"    top: {score:.3f} {prompt[:80]!r}")
-    probe_scores = [shipped.score(p).probability for p in PROBES]
+    probe_scores = shipped.scores(PROBES)
     caught = [s >= shipped.threshold or policy_reason(p) is not None for p, s in zip(PROBES, probe_scores)]
     print(f"  held-aside probes refused (classifier or policy): {_rate(caught)}; "
           f"classifier alone {_rate([s >= shipped.threshold for s in probe_scores])}")
@@ -125,7 +125,8 @@ def main(argv: list[str] | None = None) -> None:
         start = time.perf_counter()
         shipped.score(prompt)
         timings.append(time.perf_counter() - start)
-    print(f"  scoring latency p50 {1000 * np.percentile(timings, 50):.0f} ms, p95 {1000 * np.percentile(timings, 95):.0f} ms")
+    p50, p95 = (1000 * np.percentile(timings, q) for q in (50, 95))
+    print(f"  scoring latency p50 {p50:.0f} ms, p95 {p95:.0f} ms")
 
 
 if __name__ == "__main__":

@@ -101,7 +101,8 @@ def _unleet(text: str) -> str:
     def word(match: re.Match[str]) -> str:
         token = match.group(0)
         letters = sum(c.isalpha() for c in token)
-        mixed = (letters >= 2 or (letters == 1 and len(token) <= 4)) and any(c in "0134579@$!|" for c in token.rstrip("!.,?"))
+        leet = any(c in "0134579@$!|" for c in token.rstrip("!.,?"))
+        mixed = (letters >= 2 or (letters == 1 and len(token) <= 4)) and leet
         return token.translate(_LEET) if mixed else token
 
     return _LEET_WORD.sub(word, text)

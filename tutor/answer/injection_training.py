@@ -85,7 +85,8 @@ def book_questions(corpus_dir: Path) -> list[dict]:
     forms = ("What is {term}?", "Can you explain {term}?", "What does {term} mean?", "Give me an example of {term}.")
     glossary = re.compile(r"^- \*\*(?P<term>[^*]{2,60})\*\*: (?P<definition>.{10,300})$", re.MULTILINE)
     for path in sorted(corpus_dir.glob("*.md")):
-        entries = [(m["term"].strip(), m["definition"].strip().rstrip(".")) for m in glossary.finditer(path.read_text())]
+        text = path.read_text(encoding="utf-8")
+        entries = [(m["term"].strip(), m["definition"].strip().rstrip(".")) for m in glossary.finditer(text)]
         for i, (term, definition) in enumerate(entries):
             rows.append({"text": forms[i % len(forms)].format(term=term), "family": path.stem, "technique": "term"})
             if len(entries) >= 4:
