@@ -14,7 +14,10 @@ from tests.support import network
 from tests.support.postgres import database_url, postgres_server  # noqa: F401  (fixtures for every test module)
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("TUTOR_TEST_SHARED_DIR") or REPO.parent / "shared")  # a worktree may point elsewhere
+# TUTOR_TEST_SHARED_DIR, else ../shared beside the repository (a git worktree one level deeper,
+# wt/<branch>, finds it further up).
+SHARED = Path(os.environ.get("TUTOR_TEST_SHARED_DIR") or next(
+    (p / "shared" for p in REPO.parents if (p / "shared" / "evalsets").is_dir()), REPO.parent / "shared"))
 
 network.install()  # before any test module imports something that might phone home
 

@@ -195,7 +195,9 @@ def _render_answer(answer, *, show_sources: bool = True) -> None:
               help="Print the answer, citations, retrieved passages with scores and `refused` as JSON.")
 @click.pass_context
 def ask_command(ctx: click.Context, question: str, as_json: bool) -> None:
-    """Answer QUESTION from the course documents, citing its sources [n]."""
+    """Answer QUESTION from the course documents, citing its sources [n].
+
+    Exits 1 when the language model failed (no answer, or an incomplete one), so scripts can tell."""
     import time
 
     from tutor.records import new_session_id
@@ -213,6 +215,8 @@ def ask_command(ctx: click.Context, question: str, as_json: bool) -> None:
         answer = stream.answer
         _render_answer(answer)
     _record(ctx, answer, session_id=new_session_id(), channel="ask", started=started)
+    if answer.error or answer.incomplete:
+        sys.exit(1)
 
 
 @main.command("chat")

@@ -14,14 +14,15 @@ from langchain_core.embeddings import Embeddings
 from tutor.answer import AnswerGraph, AnswerStream
 from tutor.answer.condense import Condenser, choose_condenser
 from tutor.answer.generators import Generator, build_generator
-from tutor.embeddings import build_embedder, embedder_name
 from tutor.answer.guard import GuardConfig
+from tutor.answer.injection import InjectionClassifier
+from tutor.embeddings import PACKAGED_NAME, SentenceTransformerEmbedder, build_embedder, embedder_name
 from tutor.errors import EmbeddingModelMismatch
 from tutor.ingest import FileOutcome, IngestReport, ingest, rebuild, remove_documents, write_lock_path
 from tutor.locks import is_held
 from tutor.models import Answer, Turn
 from tutor.retrieve import QueryEmbeddingCache, Retriever
-from tutor.settings import Settings
+from tutor.settings import Settings, packaged_embedding_model
 from tutor.starters import starter_questions
 from tutor.store import ChunkStore
 
@@ -123,7 +124,7 @@ class TutorService:
     @cached_property
     def answer_graph(self) -> AnswerGraph:
         return AnswerGraph(self.retriever, self.generator, self.condenser, top_k=self.settings.top_k,
-                           guard=self._guard_config())
+                           guard=self._guard_config(), injection=self.injection_classifier)
 
     def _guard_config(self) -> GuardConfig:
         """The guard's refusal thresholds from the corpus's own relevance floor (computed at ingest),
@@ -132,6 +133,15 @@ class TutorService:
         if floor is None:
             return GuardConfig()
         return GuardConfig(min_top_relevance=floor.short, long_question_relevance=floor.long)
+
+    @cached_property
+    def injection_classifier(self) -> InjectionClassifier:
+        """The guard's attack classifier. Its weights were fitted on the packaged MiniLM's torch vectors:
+        it shares the retrieval embedder when that is exactly that model and backend, else loads its own copy."""
+        embedder = self.embedder
+        if embedder_name(embedder) != PACKAGED_NAME:
+            embedder = SentenceTransformerEmbedder(packaged_embedding_model(), self.settings.embedding_batch_size)
+        return InjectionClassifier.load(embedder)
 
     def ask(self, question: str, history: Sequence[Turn] = ()) -> Answer:
         """Answer one question (with the conversation so far, oldest turn first)."""

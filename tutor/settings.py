@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     llm_model: str = Field("gpt-4o-mini", description="Chat model name at the endpoint.")
     llm_timeout: float = Field(30.0, gt=0, description="Seconds before an LLM request is abandoned.")
     llm_max_retries: int = Field(2, ge=0, le=10)
+    llm_answer_deadline: float = Field(
+        60.0, gt=0, description="Seconds one answer may take from the request on, whatever the server sends."
+    )
+    llm_max_answer_tokens: int = Field(
+        1024, ge=16, description="Longest answer: sent as max_tokens, and enforced on the text received."
+    )
 
     # --- operations ------------------------------------------------------------------------------
     lock_timeout: float = Field(

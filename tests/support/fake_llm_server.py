@@ -50,6 +50,9 @@ class Reply:
     abrupt: bool = True  # with cut_after: drop the socket (True) or end the body cleanly (False)
     hold_after: int | None = None  # streaming: after this many chunks wait until the test calls release()
     finish_reason: str = "stop"
+    keepalive: float = 0.0  # streaming: seconds of SSE comment lines (": keep-alive") before the first token
+    keepalive_interval: float = 0.05
+    pieces: list[str] | None = None  # streaming: these deltas instead of the text split into words
 
     @classmethod
     def rate_limited(cls, retry_after: float | str = 1) -> Reply:
@@ -242,7 +245,14 @@ def _make_handler(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
                         "model": model, "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}]}
 
             self._event(chunk({"role": "assistant", "content": ""}, None))
-            for sent, piece in enumerate(tokens_of(reply.text)):
+            # Comment lines keep a connection busy without sending anything: SSE clients skip them,
+            # and every byte resets a per-read timeout.
+            kept_until = time.monotonic() + reply.keepalive
+            while time.monotonic() < kept_until and not server._stopping.is_set():
+                self._write_chunk(b": keep-alive\n\n")
+                server._pause(reply.keepalive_interval)
+            pieces = reply.pieces if reply.pieces is not None else tokens_of(reply.text)
+            for sent, piece in enumerate(pieces):
                 if reply.cut_after is not None and sent >= reply.cut_after:
                     if reply.abrupt:
                         self.close_connection = True

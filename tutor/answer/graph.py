@@ -28,6 +28,7 @@ from tutor.answer.citations import CitationRewriter, citations_for, tidy, uncite
 from tutor.answer.condense import Condenser
 from tutor.answer.generators import Generator
 from tutor.answer.guard import GuardConfig, GuardDecision, check, refusal_message
+from tutor.answer.injection import InjectionClassifier
 from tutor.errors import GenerationError, GenerationInterrupted
 from tutor.models import Answer, Passage, Turn
 from tutor.retrieve import Retriever
@@ -55,12 +56,13 @@ class AnswerGraph:
     """Builds the graph once for one retriever, generator and condenser, and runs questions through it."""
 
     def __init__(self, retriever: Retriever, generator: Generator, condenser: Condenser, *, top_k: int = 5,
-                 guard: GuardConfig = GuardConfig()) -> None:
+                 guard: GuardConfig = GuardConfig(), injection: InjectionClassifier | None = None) -> None:
         self.retriever = retriever
         self.generator = generator
         self.condenser = condenser
         self.top_k = top_k
         self.guard = guard
+        self.injection = injection  # the guard's second signal; None: the explicit policy alone
         builder = StateGraph(AnswerState)
         builder.add_node("condense", self._condense)
         builder.add_node("retrieve", self._retrieve)
@@ -98,7 +100,7 @@ class AnswerGraph:
     def _guard(self, state: AnswerState) -> AnswerState:
         # The policy also reads what the student typed: a rewrite must not hide a request.
         return {"decision": check(state["standalone"], state["passages"], state["nearest"], self.guard,
-                                  typed=state["question"])}
+                                  typed=state["question"], injection=self.injection)}
 
     def _refuse(self, state: AnswerState) -> AnswerState:
         message = state["decision"].message or ""
@@ -123,14 +125,12 @@ class AnswerGraph:
                 if cancel is not None and cancel.is_set():
                     break  # the reader left: stop the model now (closing `deltas` ends its HTTP stream)
                 show(rewriter.feed(delta))
-        except GenerationInterrupted as exc:
-            incomplete, error = True, str(exc)
-        except GenerationError as exc:
-            if parts:
+        except GenerationError as exc:  # GenerationInterrupted included: a deadline may pass before any text
+            if "".join(parts).strip():  # whitespace alone is no answer: the reader gets the message
                 incomplete, error = True, str(exc)
             else:
                 show(f"Sorry, I could not write an answer just now: {exc}")
-                error = str(exc)
+                incomplete, error = isinstance(exc, GenerationInterrupted), str(exc)
         finally:
             close = getattr(deltas, "close", None)
             if close is not None:

@@ -1,13 +1,16 @@
 """The grounding guard: decides whether the course materials can answer a question at all.
 
-The graph's guard node calls `check`; each signal (the policy, the relevance threshold, and next a
-classifier) is one function here returning a reason or None, combined in `check`.
+The graph's guard node calls `check`; each signal (the policy, the injection classifier, the
+relevance threshold) is one function here returning a reason or None, combined in `check`.
 
-Two checks. A small explicit policy catches requests that retrieval similarity alone would let
+Three checks. A small explicit policy catches requests that retrieval similarity alone would let
 through because the book touches the topic (a dosage question lands near the chapter on drug
-therapies; "ignore your instructions" is not a course question however similar it looks). Then a
-relevance threshold: if even the best passage is not close to the question, the answer is not in
-the course. Thresholds were calibrated on the whole book and the dev set (see benchmarks/answering.py).
+therapies; "ignore your instructions" is not a course question however similar it looks). The
+injection classifier (tutor/answer/injection.py) catches attacks on the tutor in words and languages
+the policy does not know, and obfuscated ones (base64, leetspeak, spaced letters), whose decoded
+readings also meet the policy. Then a relevance threshold: if even the best passage is not close to
+the question, the answer is not in the course. Thresholds were calibrated on the whole book and the
+dev set (see benchmarks/answering.py; the classifier's in benchmarks/guard.py).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from tutor.answer.injection import InjectionClassifier, views
 from tutor.models import Passage
 from tutor.text import heading_label
 
@@ -84,6 +88,17 @@ def policy_reason(question: str) -> RefusalReason | None:
     return None
 
 
+def injection_reason(question: str, classifier: InjectionClassifier | None) -> RefusalReason | None:
+    """"prompt_injection" when a decoded reading of the question meets the policy, or the
+    classifier scores the question as an attack on the tutor."""
+    decoded = views(question)[1:]  # the first reading is the question as written: the policy saw it
+    if any(policy_reason(reading) == "prompt_injection" for reading in decoded):
+        return "prompt_injection"
+    if classifier is not None and classifier.is_attack(question):
+        return "prompt_injection"
+    return None
+
+
 def relevance_reason(question: str, passages: Sequence[Passage], config: GuardConfig) -> RefusalReason | None:
     """"not_in_course" when no retrieved passage is close enough to the question."""
     best = max((p.dense_score for p in passages if p.dense_score is not None), default=None)
@@ -95,11 +110,14 @@ def relevance_reason(question: str, passages: Sequence[Passage], config: GuardCo
 
 
 def check(question: str, passages: Sequence[Passage], nearest: Sequence[Passage],
-          config: GuardConfig = GuardConfig(), *, typed: str | None = None) -> GuardDecision:
-    """Refuse by policy, or when no retrieved passage is relevant enough; otherwise let it through.
-    `passages` are those above the retriever's threshold, `nearest` the best regardless of it;
-    `typed` is what the student wrote when `question` is a condensed rewrite of it."""
+          config: GuardConfig = GuardConfig(), *, typed: str | None = None,
+          injection: InjectionClassifier | None = None) -> GuardDecision:
+    """Refuse by policy, as an attack on the tutor, or when no retrieved passage is relevant
+    enough; otherwise let it through. `passages` are those above the retriever's threshold,
+    `nearest` the best regardless of it; `typed` is what the student wrote when `question` is a
+    condensed rewrite of it (the classifier reads what the student wrote: the rewrite is ours)."""
     reason = (policy_reason(question) or (policy_reason(typed) if typed else None)
+              or injection_reason(typed or question, injection)
               or relevance_reason(question, passages, config))
     if reason is None:
         return GuardDecision(refused=False)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tutor.directives import is_directive
 from tutor.models import Passage, Turn
 from tutor.retrieve import Query, QueryEmbeddingCache
 from tutor.text import cite, content_stems, split_sentences, strip_citations
@@ -115,6 +116,7 @@ class OfflineComposer:
         found: list[_Candidate] = []
         seen: set[str] = set()
         for p_index, passage in enumerate(passages[:self.max_passages]):
+            planted = planted_in(passage.chunk.text)
             for position, sentence in enumerate(split_sentences(passage.chunk.text)):
                 words = sentence.split()
                 key = sentence.lower()
@@ -123,6 +125,8 @@ class OfflineComposer:
                     continue  # headings, lead-ins, fragments and repeats make poor answers
                 if sentence.startswith(("Figure", "Table", "(credit", "Link to Learning")):
                     continue
+                if is_directive(sentence) or any(" ".join(words) in p for p in planted):
+                    continue  # an instruction planted in a document is never the tutor's own words
                 seen.add(key)
                 stems = content_stems(sentence)
                 overlap = len(stems & question_stems) / (len(question_stems) or 1)
@@ -144,3 +148,13 @@ class OfflineComposer:
     def declined(self, text: str) -> bool:
         return False  # it answers with passage sentences or not at all (an empty answer)
 
+
+def planted_in(text: str) -> list[str]:
+    """Planted instructions of a passage read paragraph by paragraph, lines joined: one that wraps
+    across lines ("... log in at" / "http://... with your password") is found whole, and every
+    piece of it is skipped."""
+    found = []
+    for paragraph in text.split("\n\n"):
+        joined = " ".join(paragraph.split())
+        found.extend(s for s in split_sentences(joined) if is_directive(s))
+    return found
