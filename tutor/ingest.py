@@ -29,6 +29,7 @@ from tutor.errors import DocumentError, IndexBusy, TutorError, UnsupportedDocume
 from tutor.models import Chunk
 from tutor.settings import Settings
 from tutor.store import ChunkStore, IndexedFile
+from tutor.titles import load_titles
 
 Status = Literal["added", "updated", "unchanged", "removed", "failed"]
 IGNORE_FILE = ".tutorignore"
@@ -219,6 +220,7 @@ def _ingest_locked(paths: Sequence[Path], settings: Settings, store: ChunkStore,
     files, failures, scanned_dirs = discover(paths, settings.corpus_dir)
     corpus_root = settings.corpus_dir.resolve()
     indexed = store.indexed_files()
+    titles = load_titles(settings.data_dir)  # the instructor's names win over the files' own
     report = IngestReport(outcomes=list(failures), dry_run=dry_run)
 
     planned: list[_Planned] = []
@@ -241,6 +243,8 @@ def _ingest_locked(paths: Sequence[Path], settings: Settings, store: ChunkStore,
             continue
         try:
             document = load_document(path)
+            if source in titles:
+                document.title = document.metadata["title"] = titles[source]
             chunks = chunk_document(document, source, settings.chunk_size, settings.chunk_overlap)
         except DocumentError as exc:
             report.outcomes.append(FileOutcome(source, "failed", str(path), error=exc.reason))

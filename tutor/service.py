@@ -14,13 +14,16 @@ from langchain_core.embeddings import Embeddings
 from tutor.answer import AnswerGraph, AnswerStream
 from tutor.answer.condense import Condenser, choose_condenser
 from tutor.answer.generators import Generator, build_generator
+from tutor.chunking import join_chunks
 from tutor.embeddings import build_embedder, embedder_name
+from tutor.errors import TutorError
 from tutor.ingest import FileOutcome, IngestReport, ingest, remove_documents, write_lock
 from tutor.models import Answer, Turn
 from tutor.retrieve import QueryEmbeddingCache, Retriever
 from tutor.settings import Settings
 from tutor.starters import starter_questions
 from tutor.store import ChunkStore, drop_collection
+from tutor.titles import clean_title, save_title
 
 
 @dataclass
@@ -66,6 +69,22 @@ class TutorService:
         # Everything holding the old collection is rebuilt on next use.
         for cached in ("store", "retriever", "generator", "condenser", "answer_graph", "_starters"):
             self.__dict__.pop(cached, None)
+
+    def rename_document(self, source: str, title: str) -> str:
+        """Give a document the title students see; kept across re-ingests. Returns the clean title."""
+        with write_lock(self.settings):
+            indexed = self.store.indexed_files().get(source)
+            if indexed is None:
+                raise TutorError(f"Not in the index: {source} (see `tutor status --documents`)")
+            cleaned = clean_title(title)
+            save_title(self.settings.data_dir, source, cleaned)
+            self.store.set_title(indexed.chunk_ids, cleaned)
+        self._index_changed()
+        return cleaned
+
+    def section_text(self, source: str, section: str) -> str:
+        """The whole section a passage belongs to, as one text (empty if it is no longer indexed)."""
+        return join_chunks(self.store.section_chunks(source, section))
 
     def documents(self) -> list[DocumentInfo]:
         return [DocumentInfo(f.source, f.title, len(f.chunk_ids), f.ingested_at, f.path)

@@ -146,6 +146,13 @@ class ChunkStore:
         chunks = [chunk_from_row(i, d, m) for i, d, m in zip(rows["ids"], rows["documents"], rows["metadatas"])]
         return sorted(chunks, key=lambda c: (c.source, c.position))
 
+    def section_chunks(self, source: str, section: str) -> list[Chunk]:
+        """Every chunk of one section of one document, in reading order ("read the whole section")."""
+        rows = self.collection.get(where={"$and": [{"source": source}, {"section": section}]},
+                                   include=["documents", "metadatas"])
+        chunks = [chunk_from_row(i, d, m) for i, d, m in zip(rows["ids"], rows["documents"], rows["metadatas"])]
+        return sorted(chunks, key=lambda c: c.position)
+
     def existing_ids(self, chunk_ids: Iterable[str]) -> set[str]:
         ids = list(dict.fromkeys(chunk_ids))
         found: set[str] = set()
@@ -185,6 +192,13 @@ class ChunkStore:
             batch = chunks[start:start + _WRITE_BATCH]
             self.collection.update(ids=[c.chunk_id for c in batch],
                                    metadatas=[chunk_metadata(c, file_meta[c.source]) for c in batch])
+
+    def set_title(self, chunk_ids: Sequence[str], title: str) -> None:
+        """Give a document's chunks a new title in place: the text, ids and vectors stay as they are."""
+        ids = list(chunk_ids)
+        for start in range(0, len(ids), _WRITE_BATCH):
+            batch = ids[start:start + _WRITE_BATCH]
+            self.collection.update(ids=batch, metadatas=[{"title": title}] * len(batch))
 
     def delete(self, chunk_ids: Sequence[str]) -> None:
         ids = list(chunk_ids)
