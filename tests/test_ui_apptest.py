@@ -18,7 +18,7 @@ from tutor.records import Database, FeedbackStore, QuestionLog, SavedChats
 from tutor.settings import Settings
 from tutor.starters import question_from_heading, starter_questions
 from tutor_ui.chat import ChatEntry, conversation_markdown, history
-from tutor_ui.text import (UNCITED_BADGE, UNSUPPORTED_BADGE, escape_markdown, highlighted_passage,
+from tutor_ui.text import (UNCITED_BADGE, UNSUPPORTED_BADGE, escape_markdown, highlight_spans, highlighted_passage,
                            marked_answer_markdown, model_markdown, model_markdown_stream, passage_markdown)
 
 PASSWORD = "s3cret-for-tests"
@@ -391,6 +391,15 @@ def test_uncited_and_unsupported_sentences_get_a_badge_after_them() -> None:
     assert shown == ("Encoding is **input** \\[1\\]. Memory is fun and good for you. " + UNCITED_BADGE +
                      " Io has sulphur plumes \\[2\\]. " + UNSUPPORTED_BADGE + " Storage keeps it \\[1\\].")
     assert marked_answer_markdown(text, []) == model_markdown(text)
+
+
+def test_a_quote_of_wrapped_lines_still_lights_its_sentences() -> None:
+    text = "Spaced Retrieval Practice\nSpaced practice means testing yourself, with days between the\nsessions.\n" \
+           "Each session strengthens the memory."
+    quote = "Spaced practice means testing yourself, with days between the Each session strengthens the memory."
+    lit = [text[a:b] for a, b in highlight_spans(text, quote)]
+    assert lit == ["Spaced practice means testing yourself, with days between the",
+                   "Each session strengthens the memory."]
 
 
 def test_a_passage_keeps_its_markdown_but_not_links_or_tags() -> None:

@@ -202,6 +202,7 @@ def test_a_pdf_with_a_junk_metadata_title_is_cited_by_its_first_heading(app_url:
     panel = page.get_by_role("dialog")
     expect(panel.locator("[class*='st-key-passage-']")).to_contain_text("testing yourself")
     assert "Spaced Retrieval Practice › Page 1" in panel.inner_text()
+    expect(_highlights(panel).first).to_contain_text("testing yourself")  # wrapped lines still highlighted
     assert "about:blank" not in page.content() and JUNK_TITLED_PDF not in panel.inner_text()
     _screenshot(page, f"chat-pdf-title-{page.size}.png", full_page=False)
 

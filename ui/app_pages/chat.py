@@ -20,7 +20,7 @@ restore_chat(saved, session_id)
 messages = conversation()
 render_chat_list(saved, session_id)
 
-title, actions = st.columns([3, 2], vertical_alignment="bottom")
+title, actions = st.columns([1, 1], vertical_alignment="bottom")  # room for the three actions on one line
 title.title("Course tutor")
 with actions.container(horizontal=True, horizontal_alignment="right"):
     st.button("New chat", icon=":material/add_comment:", on_click=new_chat, disabled=not messages,

@@ -60,19 +60,39 @@ def model_markdown_stream(deltas: Iterable[str]) -> Iterator[str]:
 def highlight_spans(text: str, quote: str) -> list[tuple[int, int]]:
     """Where the quoted sentences occur in `text` (sorted, merged character spans). Each sentence is
     searched on its own, ignoring differences in white space, so a quote that skips a sentence or
-    re-wraps lines still lights up what it took from the passage."""
+    re-wraps lines still lights up what it took from the passage. A quote joined from sentences that
+    had no closing punctuation (a PDF's wrapped lines) cannot be split back: then each passage
+    sentence the quote contains is lit instead."""
     spans: list[tuple[int, int]] = []
+    missed = False
     for sentence in _sentences(quote):
-        # Quotes come with Markdown emphasis stripped; the passage may still have it between words.
-        words = [w for w in (_MARKUP_CHARS.sub("", w) for w in sentence.split()) if w]
-        if not words:
-            continue
-        # Emphasis may also sit inside a word's run of characters ("Basis**:"), so it is allowed anywhere.
-        pattern = r"[\s*_`]+".join(r"[*_`]*" + r"[*_`]*".join(map(re.escape, w)) + r"[*_`]*" for w in words)
-        match = re.search(pattern, text) or re.search(pattern, text, flags=re.IGNORECASE)
-        if match:
-            spans.append(match.span())
+        span = _locate(text, sentence)
+        if span:
+            spans.append(span)
+        missed = missed or span is None
+    if missed:
+        flat = _flat(quote)
+        for sentence in _sentences(text):
+            if len(sentence.split()) >= 3 and _flat(sentence) in flat:
+                span = _locate(text, sentence)
+                if span:
+                    spans.append(span)
     return _merge(spans, text)
+
+
+def _locate(text: str, sentence: str) -> tuple[int, int] | None:
+    # Quotes come with Markdown emphasis stripped; the passage may still have it between words.
+    words = [w for w in (_MARKUP_CHARS.sub("", w) for w in sentence.split()) if w]
+    if not words:
+        return None
+    # Emphasis may also sit inside a word's run of characters ("Basis**:"), so it is allowed anywhere.
+    pattern = r"[\s*_`]+".join(r"[*_`]*" + r"[*_`]*".join(map(re.escape, w)) + r"[*_`]*" for w in words)
+    match = re.search(pattern, text) or re.search(pattern, text, flags=re.IGNORECASE)
+    return match.span() if match else None
+
+
+def _flat(text: str) -> str:
+    return " ".join(_MARKUP_CHARS.sub("", text).lower().split())
 
 
 def highlighted_passage(text: str, quote: str) -> str:
