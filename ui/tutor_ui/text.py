@@ -73,7 +73,8 @@ def highlight_spans(text: str, quote: str) -> list[tuple[int, int]]:
     if missed:
         flat = _flat(quote)
         for sentence in _sentences(text):
-            if len(sentence.split()) >= 3 and _flat(sentence) in flat:
+            # Five words or more: a short line (a heading) is contained in many a longer sentence.
+            if len(sentence.split()) >= 5 and _flat(sentence) in flat:
                 span = _locate(text, sentence)
                 if span:
                     spans.append(span)
