@@ -14,18 +14,19 @@ from tutor_ui.text import escape_markdown
 
 tutor = resources.service()
 feedback = resources.feedback_store()
-saved = resources.saved_chats()
+saved = resources.saved_chats()  # None: the records database is down, chats are not kept
 session_id = browser_session_id()
-restore_chat(saved, session_id)
+if saved is not None:
+    restore_chat(saved, session_id)
+    render_chat_list(saved, session_id)
 messages = conversation()
-render_chat_list(saved, session_id)
 
 title, actions = st.columns([1, 1], vertical_alignment="bottom")  # room for the three actions on one line
 title.title("Course tutor")
 with actions.container(horizontal=True, horizontal_alignment="right"):
     st.button("New chat", icon=":material/add_comment:", on_click=new_chat, disabled=not messages,
               help="Start over; this chat stays in Your chats.")
-    with st.popover("Forget", icon=":material/delete:", disabled=not messages):
+    with st.popover("Forget", icon=":material/delete:", disabled=not messages or saved is None):
         st.caption("Delete this chat from Your chats and from the server.")
         st.button("Forget this chat", type="primary", on_click=forget_chat, args=(saved, session_id))
     st.download_button("Export", data=conversation_markdown(messages), file_name="tutor-conversation.md",
@@ -70,6 +71,7 @@ if question and question.strip():
     record_reply(resources.recorder(), reply, session_id=resources.record_session_id(),
                  latency_s=time.perf_counter() - started)
     messages += [ChatEntry("user", question), reply]
-    save_chat(saved, session_id, messages)
+    if saved is not None:
+        save_chat(saved, session_id, messages)
     # Redraw from the conversation: the final answer (validated citations, feedback) replaces the stream.
     st.rerun()

@@ -41,9 +41,14 @@ def service() -> TutorService:
     return _service(current.model_dump_json(), _settings=current)
 
 
-def saved_chats() -> SavedChats:
-    """Saved chats in the records database (branch i11's repository), per browser session id."""
-    return SavedChats(database())
+def saved_chats() -> SavedChats | None:
+    """Saved chats in the records database, per browser session id; None when the database cannot be
+    reached (students still get answers, the chats are just not kept)."""
+    current = settings()
+    try:
+        return SavedChats(_database(database_url(current), _settings=current))
+    except TutorError:
+        return None
 
 
 def database() -> Database:
