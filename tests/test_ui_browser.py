@@ -121,7 +121,9 @@ def _ask(page, question: str) -> None:
     box.fill(question)
     box.press("Enter")
     # The answer is complete once its feedback thumbs (or a refusal notice) are drawn.
-    page.get_by_test_id("stChatMessage").last.get_by_test_id("stFeedback").wait_for()
+    # (A refusal asks "Was this refusal right?" instead of thumbs.)
+    last = page.get_by_test_id("stChatMessage").last
+    last.get_by_test_id("stFeedback").or_(last.get_by_text("Was this refusal right?")).first.wait_for()
 
 
 def _screenshot(page, name: str, full_page: bool = True) -> None:
