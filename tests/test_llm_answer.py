@@ -68,6 +68,22 @@ def test_an_invalid_citation_is_removed_and_uncited_sentences_flagged(llm_servic
     assert "Sleep helps people remember things they learned the day before." in answer.uncited_sentences
 
 
+def test_a_citation_that_does_not_support_its_sentence_is_flagged(llm_service, fake_llm: FakeLLMServer) -> None:
+    from tutor.answer.citations import MIN_QUOTE_SUPPORT, support_share
+
+    fake_llm.enqueue(Reply("Encoding is the input of information into the memory system [1]. "
+                           "Volcanic eruptions on Jupiter's moon Io release sulphur plumes [2]."))
+    answer = llm_service.ask(QUESTION)
+
+    by_n = {c.n: c for c in answer.citations}
+    text_of = {p.chunk.chunk_id: p.chunk.text for p in answer.passages}
+    assert support_share("Volcanic eruptions on Jupiter's moon Io release sulphur plumes.",
+                         text_of[by_n[2].chunk_id]) < MIN_QUOTE_SUPPORT
+    assert answer.weak_citations == [2]  # [1] supports its sentence; [2] supports nothing it is cited for
+    assert answer.unsupported_sentences == ["Volcanic eruptions on Jupiter's moon Io release sulphur plumes."]
+    assert answer.uncited_sentences == []  # it cites something: weak, not uncited
+
+
 def test_a_stream_cut_mid_answer_gives_an_incomplete_answer(llm_service, fake_llm: FakeLLMServer) -> None:
     fake_llm.enqueue(Reply("Encoding is the input of information [1]. Storage is the second stage [2].",
                            cut_after=7))

@@ -14,11 +14,12 @@ from tests.support.fake_llm_server import FakeLLMServer, fake_llm  # noqa: F401
 from tests.support.ui import APP, copy_index
 from tutor.library import InstructorSession
 from tutor.models import Answer, Chunk, Turn
-from tutor.records import Database, FeedbackStore, QuestionLog
+from tutor.records import Database, FeedbackStore, QuestionLog, SavedChats
 from tutor.settings import Settings
 from tutor.starters import question_from_heading, starter_questions
 from tutor_ui.chat import ChatEntry, conversation_markdown, history
-from tutor_ui.text import escape_markdown, highlighted_passage, model_markdown, model_markdown_stream
+from tutor_ui.text import (UNCITED_BADGE, UNSUPPORTED_BADGE, escape_markdown, highlight_spans, highlighted_passage,
+                           marked_answer_markdown, model_markdown, model_markdown_stream, passage_markdown)
 
 PASSWORD = "s3cret-for-tests"
 ZEBRAFISH = b"""---
@@ -87,12 +88,15 @@ def test_chat_answers_with_numbered_citations_that_open_the_passage(course: Path
     user, assistant = at.chat_message
     assert (user.name, assistant.name) == ("user", "assistant")
     assert "\\[1\\]" in assistant.markdown[0].value  # escaped: a model cannot make a link
-    labels = [e.label for e in assistant.expander]
-    assert labels and labels[0].startswith("\\[1\\] ")
-    passage = assistant.expander[0].markdown[0].value
-    assert ":orange-background[" in passage  # the quoted sentence, highlighted
+    sources = [b for b in assistant.button if b.label.startswith("\\[")]
+    assert sources and sources[0].label.startswith("\\[1\\] ") and not assistant.expander
     [entry] = [m for m in at.session_state["messages"] if m.answer]
     assert entry.answer.citations[0].source.startswith("psychology-2e/08-1")
+    sources[0].click().run()
+    assert not at.exception, at.exception
+    shown = [m.value for m in at.markdown]
+    assert any(":orange-background[" in m for m in shown), shown  # the passage, the quoted sentence highlighted
+    assert any(_plain(m).startswith("#### Memory 8.1") for m in shown)  # its readable heading
 
 
 def test_follow_up_uses_the_history_and_new_chat_clears_it(course: Path) -> None:
@@ -106,6 +110,38 @@ def test_follow_up_uses_the_history_and_new_chat_clears_it(course: Path) -> None
     assert at.session_state["messages"] == [] and not at.chat_message
 
 
+def test_chats_are_saved_reopened_after_a_restart_kept_by_new_chat_and_forgotten(course: Path) -> None:
+    at = _ask(_app(), "What is classical conditioning?")
+    session_id, chat_id = at.query_params["s"], at.query_params["c"]
+    assert SavedChats(_records()).load(session_id, chat_id).messages[0].content == \
+        "What is classical conditioning?"
+
+    # A reload (or a server restart) is a new Streamlit session: the URL brings the chat back.
+    again = AppTest.from_file(str(APP), default_timeout=90)
+    again.query_params.update(s=session_id, c=chat_id)
+    again.run()
+    assert not again.exception, again.exception
+    restored = again.session_state["messages"]
+    assert [m.role for m in restored] == ["user", "assistant"] and restored[1].answer.citations
+    assert any(b.label.startswith("\\[1\\]") for b in again.chat_message[1].button)  # its sources still open
+
+    next(b for b in again.button if b.label == "New chat").click().run()
+    assert again.session_state["messages"] == []
+    listed = [b for b in again.sidebar.button if b.key.startswith("open-chat-")]
+    assert [_plain(b.label) for b in listed] == ["What is classical conditioning?"]  # the old chat is kept
+    _ask(again, "What is encoding?")
+    assert len(SavedChats(_records()).list(session_id)) == 2
+
+    next(b for b in again.button if b.label == "Forget this chat").click().run()
+    assert again.session_state["messages"] == []
+    assert [c.title for c in SavedChats(_records()).list(session_id)] == ["What is classical conditioning?"]
+
+    stranger = AppTest.from_file(str(APP), default_timeout=90)
+    stranger.query_params.update(s="0" * 24, c=chat_id)  # another session cannot open this chat by its id
+    stranger.run()
+    assert stranger.session_state["messages"] == []
+
+
 def test_llm_mode_streams_the_answer_and_shows_the_model(course: Path, fake_llm: FakeLLMServer,  # noqa: F811
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "test-key")
@@ -114,7 +150,7 @@ def test_llm_mode_streams_the_answer_and_shows_the_model(course: Path, fake_llm:
     fake_llm.enqueue("Encoding is the input of information into the memory system [1]. "
                      "See ![x](http://attacker.example/?q=secret) <b>bold</b>")
     at = _ask(_app(), "What is encoding?")
-    assert "fake-model" in at.caption[0].value  # the mode, shown discreetly
+    assert any("fake-model" in c.value for c in at.caption)  # the mode, shown discreetly
     answer = at.session_state["messages"][-1].answer
     assert answer.mode == "fake-model" and answer.citations
     shown = at.chat_message[1].markdown[0].value
@@ -132,7 +168,7 @@ def test_off_topic_question_is_refused_visibly(course: Path) -> None:
 
 def test_starter_question_is_answered_when_clicked(course: Path) -> None:
     at = _app()
-    starter = next(b for b in at.button if b.label not in ("New chat", "Export"))
+    starter = next(b for b in at.button if b.label not in ("New chat", "Export", "Forget this chat"))
     starter.click().run()
     assert not at.exception, at.exception
     assert len(at.session_state["messages"]) == 2
@@ -196,7 +232,7 @@ def test_upload_then_ask_about_the_new_document(course: Path, monkeypatch: pytes
     assert not at.exception, at.exception
     assert any("zebrafish.md: added as zebrafish.md" in _plain(s.value) for s in at.success)
     assert any(_plain(e.value).startswith("broken.pdf: PDF is corrupt") for e in at.error)
-    assert any("Zebrafish Navigation" in _plain(e.label) for e in at.expander)
+    assert "Zebrafish Navigation" in list(at.dataframe[0].value["Document"])  # the one list of documents
 
     at.switch_page("app_pages/chat.py").run()
     _ask(at, "How do zebrafish larvae navigate dark water?")
@@ -308,6 +344,27 @@ def test_instructor_replaces_and_deletes_a_document(course: Path, monkeypatch: p
     assert target not in at.selectbox(key="manage-document").options
 
 
+def test_instructor_renames_a_document_and_students_see_the_new_title(course: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    at = _library_as_instructor(monkeypatch)
+    picker = at.selectbox(key="manage-document")
+    assert picker.value is None  # nothing chosen for the instructor, least of all a hash-named file
+    titles = [option.rsplit(" (", 1)[0] for option in picker.options]
+    assert titles == sorted(titles, key=str.casefold)  # sorted by title
+    target = "psychology-2e/08-1-how-memory-functions.md"
+    picker.select(target).run()
+    at.text_input(key=f"title-{target}").input("Week 8 — How memory works")
+    next(b for b in at.form_submit_button if b.label == "Save title").click().run()
+    assert not at.exception, at.exception
+    assert any("Renamed" in _plain(s.value) for s in at.success) and at.toast
+    assert "Week 8 — How memory works" in list(at.dataframe[0].value["Document"])  # the row, updated
+
+    at.switch_page("app_pages/chat.py").run()
+    _ask(at, "What is encoding?")
+    titles = {c.title for c in at.session_state["messages"][-1].answer.citations if c.source == target}
+    assert titles == {"Week 8 — How memory works"}
+
+
 # --- the rendering helpers the pages rely on --------------------------------------------------------
 
 
@@ -325,6 +382,32 @@ def test_document_text_is_escaped_and_quotes_highlighted() -> None:
     assert model_markdown(answer) == "See https\\://evil.example/x, www\\.evil.com or me\\@x.org \\[1\\]."
     pieces = [answer[i:i + 2] for i in range(0, len(answer), 2)]
     assert "".join(model_markdown_stream(pieces)) == model_markdown(answer)
+
+
+def test_uncited_and_unsupported_sentences_get_a_badge_after_them() -> None:
+    text = "Encoding is **input** [1]. Memory is fun and good for you. Io has sulphur plumes [2]. Storage keeps it [1]."
+    shown = marked_answer_markdown(text, [("Memory is fun and good for you.", UNCITED_BADGE),
+                                          ("Io has sulphur plumes.", UNSUPPORTED_BADGE),
+                                          ("Not in the answer at all.", UNCITED_BADGE)])
+    assert shown == ("Encoding is **input** \\[1\\]. Memory is fun and good for you. " + UNCITED_BADGE +
+                     " Io has sulphur plumes \\[2\\]. " + UNSUPPORTED_BADGE + " Storage keeps it \\[1\\].")
+    assert marked_answer_markdown(text, []) == model_markdown(text)
+
+
+def test_a_quote_of_wrapped_lines_still_lights_its_sentences() -> None:
+    text = "Spaced Retrieval Practice\nSpaced practice means testing yourself, with days between the\nsessions.\n" \
+           "Each session strengthens the memory."
+    quote = "Spaced practice means testing yourself, with days between the Each session strengthens the memory."
+    lit = [text[a:b] for a, b in highlight_spans(text, quote)]
+    assert lit == ["Spaced practice means testing yourself, with days between the",
+                   "Each session strengthens the memory."]
+
+
+def test_a_passage_keeps_its_markdown_but_not_links_or_tags() -> None:
+    text = "Intro.\n\n5. **Neurobiological Basis**: The cat sat. Dogs bark!\n- see [x](http://e) <b>\n### Sub"
+    shown = passage_markdown(text, "5. **Neurobiological Basis**: The cat sat.")
+    assert "5. :orange-background[**Neurobiological Basis**\\: The cat sat.] Dogs bark!" in shown  # a list, bold
+    assert "- see \\[x\\](http\\://e) \\<b\\>" in shown and shown.endswith("**Sub**")
 
 
 def test_starter_questions_come_from_headings_and_question_titles() -> None:

@@ -73,7 +73,9 @@ def test_hostile_uploads_fail_by_name_and_the_good_ones_are_added(course: Path, 
     assert any(w.startswith("planted.md, line 5: looks like an instruction planted") for w in warnings), warnings
     # Nothing of the failed files reached the library folder; the page lists the planted sentence.
     assert not (course / "bomb.docx").exists() and not (course / "random.html").exists()
-    assert any("planted.md" in _plain(e.label) and "1 planted instruction" in _plain(e.label) for e in at.expander)
+    table = at.dataframe[0].value
+    assert table.loc[table["File"] == "planted.md", "Planted instructions"].tolist() == [1], table
+    at.selectbox(key="manage-document").set_value("planted.md").run()
     assert any(PLANTED in _plain(w.value) for w in at.warning)
 
 

@@ -63,3 +63,23 @@ def _stable_id(source: str, section: str, text: str, taken: set[str]) -> str:
     while candidate in taken:  # the same passage twice in one section: keep both, deterministically
         candidate, n = f"{digest}-{n}", n + 1
     return candidate
+
+
+def join_chunks(chunks: list[Chunk], max_overlap: int = 400) -> str:
+    """The text of consecutive chunks of one section read as one: the overlap the size splitter
+    repeats at the start of each chunk is dropped (the longest end of the previous chunk that the
+    next one starts with), and chunks that do not overlap are paragraphs."""
+    text = ""
+    for chunk in sorted(chunks, key=lambda c: c.position):
+        piece = chunk.text
+        if not text:
+            text = piece
+            continue
+        longest = min(len(text), len(piece), max_overlap)
+        shared = next((n for n in range(longest, 0, -1) if text.endswith(piece[:n])), 0)
+        # A one-word coincidence ("the") is not an overlap: only drop what is at least a few words.
+        if shared >= 20:
+            text += piece[shared:]
+        else:
+            text += "\n\n" + piece
+    return text

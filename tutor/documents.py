@@ -210,7 +210,7 @@ def _load_pdf(path: Path, data: bytes, limits: ParseLimits) -> SourceDocument:
     if not any(pages):
         raise DocumentError(path, "PDF has no extractable text (scanned images need OCR first)")
     first_text_line = next((line.strip() for p in pages for line in p.splitlines() if line.strip()), "")
-    title = _title(info_title, "", path) if info_title else (first_text_line[:120] or path.stem)
+    title = _title(info_title, "", path) if not is_junk_title(info_title) else (first_text_line[:120] or path.stem)
     # Pages are the structure a PDF reliably has: each becomes a section so citations say "Page N".
     text = "\n\n".join(f"## Page {n}\n\n{page}" for n, page in enumerate(pages, start=1) if page)
     return SourceDocument(path=path, title=title, text=f"# {title}\n\n{text}", kind="pdf",
@@ -270,7 +270,8 @@ def _load_html(path: Path, data: bytes, limits: ParseLimits) -> SourceDocument:
         lines = [loose] if loose else []
     text = "\n\n".join(lines)
     h1 = soup.find("h1")
-    title = page_title or (h1.get_text(" ", strip=True) if h1 else "") or path.stem
+    title = (page_title if not is_junk_title(page_title) else "") or (h1.get_text(" ", strip=True) if h1 else "") \
+        or path.stem
     return SourceDocument(path=path, title=title, text=text, kind="html", metadata={"title": title})
 
 
@@ -307,7 +308,7 @@ def _load_docx(path: Path, data: bytes, limits: ParseLimits) -> SourceDocument:
                 lines.append(" | ".join(cells))
     core_title = (document.core_properties.title or "").strip()
     first_heading = next((l.lstrip("# ") for l in lines if l.startswith("#")), "")
-    title = core_title or first_heading or path.stem
+    title = (core_title if not is_junk_title(core_title) else "") or first_heading or path.stem
     return SourceDocument(path=path, title=title, text="\n\n".join(lines), kind="docx", metadata={"title": title})
 
 
@@ -322,12 +323,28 @@ def _docx_heading_level(style: str) -> int:
 
 
 def _title(candidate: object, text: str, path: Path) -> str:
-    if isinstance(candidate, str) and candidate.strip():
+    if isinstance(candidate, str) and not is_junk_title(candidate):
         return " ".join(candidate.split())
     match = re.search(r"^# (.+)$", text, flags=re.MULTILINE)
     if match:
         return match.group(1).strip()
     return path.stem
+
+
+# Titles that authoring tools write by default rather than authors: a browser's print-to-PDF of a blank
+# tab, a word processor's "Untitled" or "Microsoft Word - notes.docx", or the path of the source file.
+_JUNK_TITLES = re.compile(
+    r"(?ix) ^(?: about:blank | untitled(?:\s+document|\s*\d*)? | document\s*\d* | title | none | null | slide\s*\d* | "
+    r"microsoft\s+(?:word|powerpoint|excel)\s*-.* | .*\.(?:docx?|pdf|pptx?|odt|rtf|txt|html?|tex|md) )$")
+
+
+def is_junk_title(title: object) -> bool:
+    """True when a metadata title is empty or a tool's placeholder rather than the document's name."""
+    if not isinstance(title, str) or not title.strip():
+        return True
+    text = " ".join(title.split())
+    looks_like_path = bool(re.match(r"^(?:[a-z]:\\|/|\\\\|file:)", text, re.IGNORECASE)) or text.count("/") >= 2
+    return looks_like_path or bool(_JUNK_TITLES.match(text))
 
 
 def _scalar(value: object) -> str | int | float | bool | None:

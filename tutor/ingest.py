@@ -34,6 +34,7 @@ from tutor.models import Chunk
 from tutor.relevance import calibrate_store, stored_floor
 from tutor.settings import Settings
 from tutor.store import ChunkStore, IndexedFile
+from tutor.titles import load_titles
 
 Status = Literal["added", "updated", "unchanged", "removed", "failed"]
 IGNORE_FILE = ".tutorignore"
@@ -304,6 +305,7 @@ def _ingest_locked(paths: Sequence[Path], settings: Settings, store: ChunkStore,
     files, failures, scanned_dirs = discover(paths, settings.corpus_dir)
     corpus_root = settings.corpus_dir.resolve()
     indexed = store.indexed_files()
+    titles = load_titles(settings.data_dir)  # the instructor's names win over the files' own
     report = IngestReport(outcomes=list(failures), dry_run=dry_run)
     progress = _Progress(store)
 
@@ -328,6 +330,8 @@ def _ingest_locked(paths: Sequence[Path], settings: Settings, store: ChunkStore,
             continue
         try:
             document = load_isolated(path, ParseLimits.from_settings(settings))
+            if source in titles:
+                document.title = document.metadata["title"] = titles[source]
             chunks = chunk_document(document, source, settings.chunk_size, settings.chunk_overlap)
         except DocumentError as exc:
             report.outcomes.append(FileOutcome(source, "failed", str(path), error=exc.reason))

@@ -22,6 +22,7 @@ from tutor.errors import LibraryLocked, NotAuthorized, TooManyAttempts
 from tutor.ingest import FileOutcome, IngestReport
 from tutor.models import Chunk
 from tutor.settings import Settings
+from tutor.titles import save_title
 
 if TYPE_CHECKING:
     from tutor.service import TutorService
@@ -199,7 +200,14 @@ def delete_documents(service: TutorService, session: InstructorSession | None,
         path = library_file(service.settings, outcome.source, outcome.path)
         if path is not None and path.is_file():
             path.unlink()
+        save_title(service.settings.data_dir, outcome.source, None)  # a later file of that name starts afresh
     return outcomes
+
+
+def rename_document(service: TutorService, session: InstructorSession | None, source: str, title: str) -> str:
+    """Set the title students see for one document (kept across re-ingests); returns it cleaned."""
+    require_instructor(service.settings, session)
+    return service.rename_document(source, title)
 
 
 def reindex_library(service: TutorService, session: InstructorSession | None) -> IngestReport:

@@ -68,6 +68,10 @@ class Answer:
     incomplete: bool = False  # True: generation stopped early (timeout, dropped stream)
     error: str | None = None  # a message for the reader when something went wrong
     uncited_sentences: list[str] = field(default_factory=list)  # LLM sentences that cite nothing
+    # Citations whose passage shares too little with every sentence citing it (by number), and the
+    # sentences that cite something yet are supported by none of their citations.
+    weak_citations: list[int] = field(default_factory=list)
+    unsupported_sentences: list[str] = field(default_factory=list)
     standalone_question: str | None = None  # the follow-up rewritten with the chat history
     mode: str = "offline"  # "offline" or the LLM model name
 
@@ -80,6 +84,8 @@ class Answer:
             "incomplete": self.incomplete,
             "error": self.error,
             "uncited_sentences": self.uncited_sentences,
+            "weak_citations": self.weak_citations,
+            "unsupported_sentences": self.unsupported_sentences,
             "standalone_question": self.standalone_question,
             "mode": self.mode,
             "citations": [c.to_dict() for c in self.citations],

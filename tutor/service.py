@@ -4,7 +4,7 @@ one per process (the UI through st.cache_resource)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -16,15 +16,17 @@ from tutor.answer.condense import Condenser, choose_condenser
 from tutor.answer.generators import Generator, build_generator
 from tutor.answer.guard import GuardConfig
 from tutor.answer.injection import InjectionClassifier
+from tutor.chunking import join_chunks
 from tutor.embeddings import PACKAGED_NAME, SentenceTransformerEmbedder, build_embedder, embedder_name
-from tutor.errors import EmbeddingModelMismatch
-from tutor.ingest import FileOutcome, IngestReport, ingest, rebuild, remove_documents, write_lock_path
+from tutor.errors import EmbeddingModelMismatch, TutorError
+from tutor.ingest import FileOutcome, IngestReport, ingest, rebuild, remove_documents, write_lock, write_lock_path
 from tutor.locks import is_held
 from tutor.models import Answer, Turn
 from tutor.retrieve import QueryEmbeddingCache, Retriever
 from tutor.settings import Settings, packaged_embedding_model
 from tutor.starters import starter_questions
 from tutor.store import ChunkStore
+from tutor.titles import clean_title, save_title
 
 
 @dataclass
@@ -80,6 +82,25 @@ class TutorService:
         report = rebuild(self.settings, self._rebuild_store(), self.embedder, quiet=quiet, on_wait=on_wait)
         self._index_changed()
         return report
+
+    def rename_document(self, source: str, title: str) -> str:
+        """Give a document the title students see; kept across re-ingests. Returns the clean title."""
+        with write_lock(self.settings):
+            indexed = self.store.indexed_files().get(source)
+            if indexed is None:
+                raise TutorError(f"Not in the index: {source} (see `tutor status --documents`)")
+            cleaned = clean_title(title)
+            save_title(self.settings.data_dir, source, cleaned)
+            chunk_ids = self.store.chunk_ids_of([source]).get(source, [])
+            self.store.set_title(chunk_ids, cleaned)
+            self.store.record_file(replace(indexed, title=cleaned), chunk_ids)
+            self.store.record_ingest()  # moves the change marker: other processes see the new title
+        self._index_changed()
+        return cleaned
+
+    def section_text(self, source: str, section: str) -> str:
+        """The whole section a passage belongs to, as one text (empty if it is no longer indexed)."""
+        return join_chunks(self.store.section_chunks(source, section))
 
     def documents(self) -> list[DocumentInfo]:
         self.store.refresh()  # an embedded view opened before another process wrote is stale

@@ -259,6 +259,13 @@ class ChunkStore:
                                    vectors[n] if vectors is not None else None)
         return [by_id[i] for i in ids if i in by_id]
 
+    def section_chunks(self, source: str, section: str) -> list[Chunk]:
+        """Every chunk of one section of one document, in reading order ("read the whole section")."""
+        where = {"$and": [{"source": source}, {"section": section}]}
+        chunks = [chunk_from_row(i, d, m) for page in self._pages(self.collection, ["documents", "metadatas"], where)
+                  for i, d, m in zip(page["ids"], page["documents"], page["metadatas"])]
+        return sorted(chunks, key=lambda c: c.position)
+
     def existing_ids(self, chunk_ids: Iterable[str]) -> set[str]:
         ids = list(dict.fromkeys(chunk_ids))
         found: set[str] = set()
@@ -301,6 +308,14 @@ class ChunkStore:
             with self._lock:
                 self.collection.update(ids=[c.chunk_id for c in batch],
                                        metadatas=[chunk_metadata(c, file_meta[c.source]) for c in batch])
+
+    def set_title(self, chunk_ids: Sequence[str], title: str) -> None:
+        """Give a document's chunks a new title in place: the text, ids and vectors stay as they are."""
+        ids = list(chunk_ids)
+        for start in range(0, len(ids), self.batch_size):
+            batch = ids[start:start + self.batch_size]
+            with self._lock:
+                self.collection.update(ids=batch, metadatas=[{"title": title}] * len(batch))
 
     def delete(self, chunk_ids: Sequence[str]) -> None:
         ids = list(chunk_ids)

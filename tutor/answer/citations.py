@@ -42,21 +42,59 @@ class CitationRewriter:
         return "".join(f"[{n}]" for n in dict.fromkeys(shown))
 
 
+# Share of a citing sentence's content words that its best passage sentence must hold for the
+# citation to count as support for it (below: the sentence is flagged, the quote is not highlighted).
+MIN_QUOTE_SUPPORT = 0.25
+
+
 def citations_for(text: str, passages: Sequence[Passage], compact: dict[int, int]) -> list[Citation]:
     """One Citation per number shown, quoting the passage sentence(s) the citing sentences rely on."""
     by_shown = {shown: passages[number - 1] for number, shown in compact.items()}
-    citing: dict[int, list[str]] = {shown: [] for shown in by_shown}
-    for sentence in split_sentences(text):
-        for match in CITATION.finditer(sentence):
-            for shown in citation_numbers(match):
-                if shown in citing:
-                    citing[shown].append(strip_citations(sentence))
+    citing = _citing_sentences(text, set(by_shown))
     citations = []
     for shown in sorted(by_shown):
         chunk = by_shown[shown].chunk
         citations.append(Citation(n=shown, chunk_id=chunk.chunk_id, source=chunk.source, title=chunk.title,
                                   section=chunk.section, quote=quote_for(citing[shown], chunk.text)))
     return citations
+
+
+def weak_support(text: str, citations: Sequence[Citation],
+                 passages: Sequence[Passage]) -> tuple[list[int], list[str]]:
+    """Citations that support none of the sentences citing them (by number), and the sentences that
+    cite something yet are supported by none of their citations: a sentence's best passage sentence
+    shares under MIN_QUOTE_SUPPORT of its content words."""
+    chunks = {p.chunk.chunk_id: p.chunk for p in passages}
+    texts = {c.n: chunks[c.chunk_id].text if c.chunk_id in chunks else c.quote for c in citations}
+    supported: dict[str, bool] = {}
+    weak = []
+    for n, sentences in _citing_sentences(text, set(texts)).items():
+        held = [support_share(sentence, texts[n]) >= MIN_QUOTE_SUPPORT for sentence in sentences]
+        if sentences and not any(held):
+            weak.append(n)
+        for sentence, ok in zip(sentences, held):
+            supported[sentence] = supported.get(sentence, False) or ok
+    return sorted(weak), [sentence for sentence, ok in supported.items() if not ok]
+
+
+def support_share(claim: str, passage_text: str) -> float:
+    """The largest share of the claim's content words found in one sentence of the passage."""
+    claim_stems = content_stems(claim)
+    if not claim_stems:
+        return 1.0  # nothing to check ("See [2].")
+    return max((len(content_stems(s) & claim_stems) / len(claim_stems) for s in split_sentences(passage_text)),
+               default=0.0)
+
+
+def _citing_sentences(text: str, numbers: set[int]) -> dict[int, list[str]]:
+    """For each citation number, the answer sentences citing it (without their markers)."""
+    citing: dict[int, list[str]] = {n: [] for n in numbers}
+    for sentence in split_sentences(text):
+        for match in CITATION.finditer(sentence):
+            for shown in citation_numbers(match):
+                if shown in citing:
+                    citing[shown].append(strip_citations(sentence))
+    return citing
 
 
 def quote_for(citing_sentences: Sequence[str], passage_text: str) -> str:

@@ -24,7 +24,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 
-from tutor.answer.citations import CitationRewriter, citations_for, tidy, uncited_sentences
+from tutor.answer.citations import CitationRewriter, citations_for, tidy, uncited_sentences, weak_support
 from tutor.answer.condense import Condenser
 from tutor.answer.generators import Generator
 from tutor.answer.guard import GuardConfig, GuardDecision, check, refusal_message
@@ -154,9 +154,12 @@ class AnswerGraph:
             message = refusal_message("not_in_course", nearest, self.guard.nearest_sections)
             return {"answer": Answer(text=message, citations=[], passages=nearest, refused=True,
                                      refusal_reason="not_in_course", **common)}
-        return {"answer": Answer(text=text, citations=citations_for(text, passages, compact), passages=passages,
+        citations = citations_for(text, passages, compact)
+        weak, unsupported = weak_support(text, citations, passages)
+        return {"answer": Answer(text=text, citations=citations, passages=passages,
                                  incomplete=state["incomplete"], error=state["error"],
-                                 uncited_sentences=uncited_sentences(text), **common)}
+                                 uncited_sentences=uncited_sentences(text), weak_citations=weak,
+                                 unsupported_sentences=unsupported, **common)}
 
 
 def _route(state: AnswerState) -> Literal["refuse", "generate"]:

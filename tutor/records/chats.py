@@ -157,6 +157,8 @@ def answer_from_dict(data: dict[str, Any]) -> Answer:
                   refused=data.get("refused", False), refusal_reason=data.get("refusal_reason"),
                   incomplete=data.get("incomplete", False), error=data.get("error"),
                   uncited_sentences=list(data.get("uncited_sentences", [])),
+                  weak_citations=list(data.get("weak_citations", [])),
+                  unsupported_sentences=list(data.get("unsupported_sentences", [])),
                   standalone_question=data.get("standalone_question"), mode=data.get("mode", "offline"))
 
 

@@ -7,18 +7,28 @@ import time
 import streamlit as st
 
 from tutor_ui import resources
-from tutor_ui.chat import (ChatEntry, answer_question, ask_later, conversation, conversation_markdown, new_chat,
-                           record_reply, render_answer, render_feedback, render_user, take_pending)
+from tutor_ui.chat import (ChatEntry, answer_question, ask_later, conversation, conversation_markdown, record_reply,
+                           render_answer, render_feedback, render_user, take_pending)
+from tutor_ui.saved import browser_session_id, forget_chat, new_chat, render_chat_list, restore_chat, save_chat
 from tutor_ui.text import escape_markdown
 
 tutor = resources.service()
 feedback = resources.feedback_store()
+saved = resources.saved_chats()  # None: the records database is down, chats are not kept
+session_id = browser_session_id()
+if saved is not None:
+    restore_chat(saved, session_id)
+    render_chat_list(saved, session_id)
 messages = conversation()
 
-title, actions = st.columns([3, 2], vertical_alignment="bottom")
+title, actions = st.columns([1, 1], vertical_alignment="bottom")  # room for the three actions on one line
 title.title("Course tutor")
 with actions.container(horizontal=True, horizontal_alignment="right"):
-    st.button("New chat", icon=":material/add_comment:", on_click=new_chat, disabled=not messages)
+    st.button("New chat", icon=":material/add_comment:", on_click=new_chat, disabled=not messages,
+              help="Start over; this chat stays in Your chats.")
+    with st.popover("Forget", icon=":material/delete:", disabled=not messages or saved is None):
+        st.caption("Delete this chat from Your chats and from the server.")
+        st.button("Forget this chat", type="primary", on_click=forget_chat, args=(saved, session_id))
     st.download_button("Export", data=conversation_markdown(messages), file_name="tutor-conversation.md",
                        mime="text/markdown", icon=":material/download:", on_click="ignore", disabled=not messages)
 mode = tutor.settings.llm_model if tutor.settings.llm_enabled else "offline"
@@ -46,7 +56,7 @@ for entry in messages:
         if entry.role == "user":
             render_user(entry.text)
         elif entry.answer is not None:
-            render_answer(entry.answer)
+            render_answer(entry.answer, tutor, key=entry.id)
             if feedback is not None:
                 render_feedback(entry, feedback)
         else:
@@ -57,9 +67,11 @@ if question and question.strip():
         render_user(question)
     with st.chat_message("assistant"):
         started = time.perf_counter()
-        reply = answer_question(tutor, question, messages)
+        reply = answer_question(tutor, question, messages, warm_up=resources.warm_up_done(tutor))
     record_reply(resources.recorder(), reply, session_id=resources.record_session_id(),
                  latency_s=time.perf_counter() - started)
     messages += [ChatEntry("user", question), reply]
+    if saved is not None:
+        save_chat(saved, session_id, messages)
     # Redraw from the conversation: the final answer (validated citations, feedback) replaces the stream.
     st.rerun()

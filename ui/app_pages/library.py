@@ -11,12 +11,15 @@ import math
 import streamlit as st
 
 from tutor.documents import SUPPORTED_SUFFIXES
+from tutor.errors import TutorError
 from tutor.library import (HOW_TO_ENABLE, NotAuthorized, delete_documents, library_documents, library_enabled,
-                           reindex_library)
+                           reindex_library, rename_document)
+from tutor.titles import MAX_TITLE_LENGTH
 from tutor.uploads import Upload, add_uploads, replace_document
 from tutor_ui import resources
-from tutor_ui.library import (add_notice, chunk_table, current_session, document_table, log_in, log_out,
-                              planted_in, render_notices, short_time, show_outcomes, upload_widget_key)
+from tutor_ui.library import (add_notice, by_title, chunk_table, current_session, document_choice, document_table,
+                              log_in, log_out, planted_in, render_notices, short_time, show_outcomes,
+                              upload_widget_key)
 from tutor_ui.text import escape_markdown
 
 st.title("Course library")
@@ -47,7 +50,6 @@ top[1].metric("Chunks", status["chunks"])
 top[2].metric("Last ingest", short_time(status["last_ingest"]))
 top[3].button("Log out", on_click=log_out, icon=":material/logout:")
 
-render_notices()
 st.subheader("Add documents")
 suffixes = sorted(s.lstrip(".") for s in SUPPORTED_SUFFIXES)
 files = st.file_uploader(f"Course documents ({', '.join(suffixes)}; up to {settings.upload_max_mb:g} MB each)",
@@ -59,6 +61,7 @@ if st.button("Add to library", type="primary", disabled=not files, icon=":materi
                            on_progress=lambda done, total, name: progress.progress(
                                done / max(total, 1), text=f"Indexing {escape_markdown(name)}…" if name else "Done"))
     show_outcomes(outcomes, reset_widget="add")
+render_notices("add")
 
 if st.button("Re-index the library", icon=":material/refresh:",
              help="Index new and changed files in the library folder and drop files that are gone."):
@@ -72,26 +75,30 @@ if st.button("Re-index the library", icon=":material/refresh:",
                 st.warning(escape_markdown(f"{outcome.source}, {warning}"), icon=":material/warning:")
         progress.update(label=escape_markdown(report.summary()), state="error" if report.failed else "complete")
 
-documents = library_documents(tutor, session)
+documents = by_title(library_documents(tutor, session))
 st.subheader(f"Documents ({len(documents)})")
 if not documents:
     st.info("Nothing is indexed yet: add documents above.", icon=":material/info:")
     st.stop()
 st.dataframe(document_table(documents), hide_index=True)
-for document in documents:
-    planted = planted_in(document)
-    flag = f" — {len(planted)} planted instruction{'s' if len(planted) != 1 else ''}" if planted else ""
-    with st.expander(escape_markdown(f"{document.title} — {document.source} ({len(document.chunks)} chunks){flag}"),
-                     icon=":material/warning:" if planted else None):
-        st.caption(escape_markdown(f"File: {document.path} · last ingested {document.ingested_at}"))
-        for sentence in planted:
-            st.warning(escape_markdown(f"Kept out of answers: {sentence}"), icon=":material/warning:")
-        st.dataframe(chunk_table(document.chunks), hide_index=True)
 
-st.subheader("Replace or delete a document")
-sources = [d.source for d in documents]
-chosen = st.selectbox("Document", sources, key="manage-document")
+st.subheader("Rename, replace or delete a document")
+by_source = {d.source: d for d in documents}
+chosen = st.selectbox("Document", list(by_source), index=None, placeholder="Choose a document…",
+                      format_func=lambda source: document_choice(by_source[source]), key="manage-document")
+render_notices("manage")
 if chosen:
+    document = by_source[chosen]
+    with st.form(f"rename-{chosen}", border=False):
+        new_title = st.text_input("Title students see", value=document.title, key=f"title-{chosen}",
+                                  max_chars=MAX_TITLE_LENGTH)
+        if st.form_submit_button("Save title", icon=":material/edit:"):
+            try:
+                saved = rename_document(tutor, session, chosen, new_title)
+                add_notice("success", f"Renamed {chosen} to “{saved}”")
+            except TutorError as exc:
+                add_notice("error", f"{chosen}: {exc}")
+            st.rerun()
     suffix = chosen.rsplit(".", 1)[-1].lower() if "." in chosen else ""
     replacement = st.file_uploader(escape_markdown(f"New version of {chosen}"), type=[suffix] if suffix else None,
                                    key=upload_widget_key(f"replace-{chosen}"),
@@ -99,9 +106,14 @@ if chosen:
     if st.button("Replace", disabled=replacement is None, icon=":material/swap_horiz:"):
         with st.spinner(f"Indexing the new version of {escape_markdown(chosen)}…"):
             outcome = replace_document(tutor, session, chosen, Upload(replacement.name, replacement.getvalue()))
-        show_outcomes([outcome], reset_widget=f"replace-{chosen}")
+        show_outcomes([outcome], reset_widget=f"replace-{chosen}", where="manage")
     confirm = st.checkbox(escape_markdown(f"Yes, delete {chosen} from the library"), key=f"confirm-delete-{chosen}")
     if st.button("Delete", disabled=not confirm, icon=":material/delete:"):
         for removed in delete_documents(tutor, session, [chosen]):
             add_notice("success", f"Deleted {removed.source} ({removed.chunks} chunks)")
         st.rerun()
+    for sentence in planted_in(document):
+        st.warning(escape_markdown(f"Planted instruction, kept out of answers: {sentence}"), icon=":material/warning:")
+    with st.expander(escape_markdown(f"Its {len(document.chunks)} chunks · file {document.path} · "
+                                     f"last ingested {short_time(document.ingested_at)}")):
+        st.dataframe(chunk_table(document.chunks), hide_index=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -11,15 +12,21 @@ from typing import Any, Literal
 import streamlit as st
 
 from tutor.errors import CorpusNotIndexed, TutorError
-from tutor.models import Answer, Citation, Turn
+from tutor.answer.guard import near_passages, refusal_headline
+from tutor.models import Answer, Turn
 from tutor.records import FeedbackStore, QuestionRecorder, rating_from_thumbs
 from tutor.service import TutorService
-from tutor_ui.text import escape_markdown, highlighted_passage, model_markdown, model_markdown_stream
+from tutor_ui.sources import citation_views, render_source_buttons, section_views
+from tutor_ui.text import (UNCITED_BADGE, UNSUPPORTED_BADGE, escape_markdown, marked_answer_markdown, model_markdown,
+                           model_markdown_stream)
 
 MESSAGES_KEY = "messages"
 PENDING_KEY = "pending_question"
-WAITING_TEXT = "Looking through the course…"
-_LABEL_WORDS = 8
+STEP_LOADING = "Loading the search model (the first question after a start takes a few seconds)…"
+STEP_FINDING = "Finding passages in the course…"
+STEP_WRITING = "Writing the answer…"
+WARM_UP_WAIT = 120.0  # seconds; past this the question goes ahead and reports whatever fails
+REFUSAL_FEEDBACK = {"Yes": "up", "No, the course covers it": "down"}
 
 
 @dataclass
@@ -40,10 +47,6 @@ def conversation() -> list[ChatEntry]:
     return st.session_state.setdefault(MESSAGES_KEY, [])
 
 
-def new_chat() -> None:
-    st.session_state[MESSAGES_KEY] = []
-
-
 def ask_later(question: str) -> None:
     """A starter question clicked: answered on this rerun as if typed."""
     st.session_state[PENDING_KEY] = question
@@ -61,16 +64,23 @@ def history(entries: Sequence[ChatEntry]) -> list[Turn]:
             for i, e in enumerate(entries) if not e.error and i not in failed]
 
 
-def answer_question(tutor: TutorService, question: str, entries: Sequence[ChatEntry]) -> ChatEntry:
+def answer_question(tutor: TutorService, question: str, entries: Sequence[ChatEntry],
+                    warm_up: threading.Event | None = None) -> ChatEntry:
     """Answer inside the current chat message, streaming the text as it is written (the LLM's tokens,
-    or the offline answer in one piece as soon as it is composed). Expected failures become an error
-    entry. The caller redraws the final answer, with its citations, from the returned entry."""
+    or the offline answer in one piece as soon as it is composed), under a status line saying which
+    step it is at. Expected failures become an error entry. The caller redraws the final answer, with
+    its citations, from the returned entry."""
     waiting = st.empty()
-    waiting.caption(WAITING_TEXT)
+    progress = waiting.status(STEP_FINDING, expanded=False)
     stream = None
     try:
+        if warm_up is not None and not warm_up.is_set():
+            # The first question after a start: the encoder model is still loading in the background.
+            progress.update(label=STEP_LOADING)
+            warm_up.wait(timeout=WARM_UP_WAIT)
+            progress.update(label=STEP_FINDING)
         stream = tutor.ask_stream(question, history=history(entries))
-        st.write_stream(model_markdown_stream(_clear_on_first(stream, waiting)))
+        st.write_stream(model_markdown_stream(_step_on_first(stream, progress)))
         if stream.answer is None:
             raise TutorError("the answer stream ended without an answer")
         return ChatEntry("assistant", "", answer=stream.answer)
@@ -91,10 +101,11 @@ def record_reply(recorder: QuestionRecorder, reply: ChatEntry, *, session_id: st
         reply.record_id = recorder.record(reply.answer, session_id=session_id, channel="app", latency_s=latency_s)
 
 
-def _clear_on_first(deltas: Iterable[str], placeholder: Any) -> Iterator[str]:
+def _step_on_first(deltas: Iterable[str], progress: Any) -> Iterator[str]:
+    """The passages are found (and checked) before the first word is written."""
     for n, delta in enumerate(deltas):
         if n == 0:
-            placeholder.empty()
+            progress.update(label=STEP_WRITING)
         yield delta
 
 
@@ -105,49 +116,49 @@ def render_user(text: str) -> None:
     st.markdown(escape_markdown(text))
 
 
-def render_answer(answer: Answer) -> None:
-    """The answer body, then its footnotes; a refusal is drawn as a notice, not as an answer."""
+def render_answer(answer: Answer, tutor: TutorService, key: str) -> None:
+    """The answer body, then its sources as buttons; a refusal is drawn as a notice, not as an answer,
+    with the nearby sections (only those that are near) to open instead."""
     if answer.refused:
-        st.info(model_markdown(answer.text), icon=":material/block:")
+        st.info(model_markdown(refusal_headline(answer)), icon=":material/block:")
+        nearby = section_views(near_passages(answer.passages))
         if answer.refusal_reason == "not_in_course":
             st.caption("Try asking with the words your course uses, or ask your instructor.")
+        render_source_buttons(tutor, nearby, key=f"near-{key}", caption="Nearby sections of the course")
     else:
-        st.markdown(model_markdown(answer.text))
+        render_marked_answer(answer)
     if answer.incomplete:
         st.warning(f"This answer was cut short. {escape_markdown(answer.error or '')}", icon=":material/warning:")
     elif answer.error:
         st.error(escape_markdown(answer.error), icon=":material/error:")
-    render_citations(answer)
+    render_source_buttons(tutor, citation_views(answer), key=f"cite-{key}", caption="Sources")
 
 
-def render_citations(answer: Answer) -> None:
-    if not answer.citations:
-        return
-    st.caption("Sources")
-    passages = {p.chunk.chunk_id: p.chunk for p in answer.passages}
-    for citation in answer.citations:
-        with st.expander(citation_label(citation)):
-            chunk = passages.get(citation.chunk_id)
-            st.caption(f":material/description: {escape_markdown(citation.title)} · "
-                       f"{escape_markdown(citation.section or 'Whole document')} · "
-                       f"`{citation.source.replace('`', '')}`")
-            st.markdown(highlighted_passage(chunk.text, citation.quote) if chunk
-                        else highlighted_passage(citation.quote, citation.quote))
-
-
-def citation_label(citation: Citation) -> str:
-    """'[2] Memory 8.1 — How Memory Functions › Encoding · “Encoding information occurs…”': several
-    passages of one section are told apart by the start of what they are cited for."""
-    where = citation.section.split(" › ")[-1] if citation.section else ""
-    place = f"{citation.title} › {where}" if where and where not in citation.title else citation.title
-    words = citation.quote.split()
-    opening = " ".join(words[:_LABEL_WORDS]) + ("…" if len(words) > _LABEL_WORDS else "")
-    return f"\\[{citation.n}\\] {escape_markdown(place)}" + (f" · “{escape_markdown(opening)}”" if opening else "")
+def render_marked_answer(answer: Answer) -> None:
+    """The answer text; in LLM mode with a badge on each sentence the course passages do not back
+    (the offline answerer only copies cited passage sentences), and a legend for the badges used."""
+    flagged = [] if answer.mode == "offline" else (
+        [(s, UNCITED_BADGE) for s in answer.uncited_sentences] +
+        [(s, UNSUPPORTED_BADGE) for s in answer.unsupported_sentences])
+    st.markdown(marked_answer_markdown(answer.text, flagged))
+    legend = []
+    if any(badge == UNCITED_BADGE for _, badge in flagged):
+        legend.append(f"{UNCITED_BADGE} cites no course passage")
+    if any(badge == UNSUPPORTED_BADGE for _, badge in flagged):
+        legend.append(f"{UNSUPPORTED_BADGE} its source does not say this")
+    if legend:
+        st.caption(" · ".join(legend) + " — check these sentences in your materials.")
 
 
 def render_feedback(entry: ChatEntry, store: FeedbackStore) -> None:
-    """Thumbs up/down, stored at once; once rated, an optional comment on the same record."""
-    st.feedback("thumbs", key=f"rating-{entry.id}", on_change=_rated, args=(entry.id, store))
+    """Thumbs up/down, stored at once; once rated, an optional comment on the same record. A refusal
+    is not rated like an answer: the question is whether refusing was right (stored as up/down on
+    the refused row)."""
+    if entry.answer is not None and entry.answer.refused:
+        st.pills("Was this refusal right?", list(REFUSAL_FEEDBACK), key=f"rating-{entry.id}",
+                 on_change=_rated, args=(entry.id, store))
+    else:
+        st.feedback("thumbs", key=f"rating-{entry.id}", on_change=_rated, args=(entry.id, store))
     if entry.feedback_id is None:
         return
     if entry.comment_saved:
@@ -166,7 +177,8 @@ def _rated(entry_id: str, store: FeedbackStore) -> None:
     entry = next((e for e in conversation() if e.id == entry_id), None)
     if entry is None or entry.answer is None:
         return
-    rating = rating_from_thumbs(st.session_state.get(f"rating-{entry_id}"))
+    chosen = st.session_state.get(f"rating-{entry_id}")
+    rating = REFUSAL_FEEDBACK.get(chosen) if entry.answer.refused else rating_from_thumbs(chosen)
     if entry.feedback_id is None:
         if rating is not None:
             entry.feedback_id = store.record(entry.answer, rating, question_id=entry.record_id)

@@ -14,6 +14,7 @@ from tutor.library import (Client, InstructorSession, LibraryDocument, NotAuthor
                            require_instructor)
 from tutor.models import Chunk
 from tutor.settings import Settings
+from tutor.titles import is_hash_like
 from tutor.uploads import UploadOutcome
 from tutor_ui.text import escape_markdown
 
@@ -57,33 +58,45 @@ def upload_widget_key(name: str) -> str:
     return f"upload-{name}-{st.session_state.get(f'upload-generation-{name}', 0)}"
 
 
-def show_outcomes(outcomes: Sequence[UploadOutcome], reset_widget: str) -> None:
+def show_outcomes(outcomes: Sequence[UploadOutcome], reset_widget: str, where: str = "add") -> None:
     """Keep one message per file for the next run, empty the uploader, and redraw."""
-    notices = st.session_state.setdefault(NOTICES_KEY, [])
     for outcome in outcomes:
         if outcome.ok:
-            notices.append(("success", f"{outcome.name}: {outcome.status} as {outcome.source} "
-                                       f"({outcome.chunks} chunk{'s' if outcome.chunks != 1 else ''})"))
-            notices += [("warning", f"{outcome.source}, {warning}") for warning in outcome.warnings]
+            add_notice("success", f"{outcome.name}: {outcome.status} as {outcome.source} "
+                                  f"({outcome.chunks} chunk{'s' if outcome.chunks != 1 else ''})", where)
+            for warning in outcome.warnings:
+                add_notice("warning", f"{outcome.source}, {warning}", where)
         else:
-            notices.append(("error", f"{outcome.name}: {outcome.error}"))
+            add_notice("error", f"{outcome.name}: {outcome.error}", where)
     generation = f"upload-generation-{reset_widget}"
     st.session_state[generation] = st.session_state.get(generation, 0) + 1
     st.rerun()
 
 
-def add_notice(kind: str, message: str) -> None:
-    st.session_state.setdefault(NOTICES_KEY, []).append((kind, message))
+def add_notice(kind: str, message: str, where: str = "manage") -> None:
+    """A result to show on the next run, beside the control that caused it (`where`)."""
+    st.session_state.setdefault(NOTICES_KEY, []).append((kind, message, where))
 
 
-def render_notices() -> None:
-    for kind, message in st.session_state.pop(NOTICES_KEY, []):
-        if kind == "success":
-            st.success(escape_markdown(message), icon=":material/check_circle:")
-        elif kind == "warning":
-            st.warning(escape_markdown(message), icon=":material/warning:")
-        else:
-            st.error(escape_markdown(message), icon=":material/error:")
+def render_notices(where: str) -> None:
+    """The results kept for this place, inline and as a toast: the instructor sees them wherever
+    the page is scrolled to."""
+    notices = st.session_state.get(NOTICES_KEY, [])
+    st.session_state[NOTICES_KEY] = [n for n in notices if n[2] != where]
+    for kind, message, _ in (n for n in notices if n[2] == where):
+        icon, show = {"success": (":material/check_circle:", st.success),
+                      "warning": (":material/warning:", st.warning)}.get(kind, (":material/error:", st.error))
+        show(escape_markdown(message), icon=icon)
+        st.toast(escape_markdown(message), icon=icon)
+
+
+def document_choice(document: LibraryDocument) -> str:
+    """How the picker names a document: its title, and its file unless that is an id-like name."""
+    return document.title if is_hash_like(document.source) else f"{document.title} ({document.source})"
+
+
+def by_title(documents: Sequence[LibraryDocument]) -> list[LibraryDocument]:
+    return sorted(documents, key=lambda d: (d.title.casefold(), d.source))
 
 
 def short_time(stamp: str | None) -> str:

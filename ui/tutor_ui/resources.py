@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import json
 import threading
+import weakref
+
 import streamlit as st
 from langchain_core.embeddings import Embeddings
 
 from tutor.embeddings import build_embedder
 from tutor.errors import TutorError
-from tutor.records import Database, FeedbackStore, QuestionRecorder, database_url, new_session_id
+from tutor.records import Database, FeedbackStore, QuestionRecorder, SavedChats, database_url, new_session_id
 from tutor.service import TutorService
 from tutor.settings import Settings
 
+_WARMED: weakref.WeakKeyDictionary[TutorService, threading.Event] = weakref.WeakKeyDictionary()
 _EMBEDDING_FIELDS = ("embedding_model", "embedding_base_url", "embedding_api_model", "embedding_batch_size",
                      "openai_api_key", "llm_timeout", "llm_max_retries")
 
@@ -36,6 +39,16 @@ def settings() -> Settings:
 def service() -> TutorService:
     current = settings()
     return _service(current.model_dump_json(), _settings=current)
+
+
+def saved_chats() -> SavedChats | None:
+    """Saved chats in the records database, per browser session id; None when the database cannot be
+    reached (students still get answers, the chats are just not kept)."""
+    current = settings()
+    try:
+        return SavedChats(_database(database_url(current), _settings=current))
+    except TutorError:
+        return None
 
 
 def database() -> Database:
@@ -82,8 +95,15 @@ def _service(settings_json: str, _settings: Settings) -> TutorService:
     embedding_config = json.dumps({k: getattr(_settings, k) for k in _EMBEDDING_FIELDS}, default=str)
     tutor = TutorService(_settings, embedder=_embedder(embedding_config, _settings))
     # Load the encoder model while the student is still reading the page, not after they ask.
+    _WARMED[tutor] = threading.Event()
     threading.Thread(target=_warm_up, args=(tutor,), name="tutor-warm-up", daemon=True).start()
     return tutor
+
+
+def warm_up_done(tutor: TutorService) -> threading.Event | None:
+    """Set once the service's first search (model load, lexical index) has finished; None if it
+    was not warmed up here."""
+    return _WARMED.get(tutor)
 
 
 @st.cache_resource(show_spinner=False)
@@ -101,4 +121,6 @@ def _warm_up(tutor: TutorService) -> None:
     try:
         tutor.retriever.search("warm up", k=1)
     except Exception:  # an empty index or a broken setup is reported when the student asks, with its message
-        return
+        pass
+    finally:
+        _WARMED[tutor].set()

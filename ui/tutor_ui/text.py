@@ -60,18 +60,40 @@ def model_markdown_stream(deltas: Iterable[str]) -> Iterator[str]:
 def highlight_spans(text: str, quote: str) -> list[tuple[int, int]]:
     """Where the quoted sentences occur in `text` (sorted, merged character spans). Each sentence is
     searched on its own, ignoring differences in white space, so a quote that skips a sentence or
-    re-wraps lines still lights up what it took from the passage."""
+    re-wraps lines still lights up what it took from the passage. A quote joined from sentences that
+    had no closing punctuation (a PDF's wrapped lines) cannot be split back: then each passage
+    sentence the quote contains is lit instead."""
     spans: list[tuple[int, int]] = []
+    missed = False
     for sentence in _sentences(quote):
-        # Quotes come with Markdown emphasis stripped; the passage may still have it between words.
-        words = [w for w in (_MARKUP_CHARS.sub("", w) for w in sentence.split()) if w]
-        if not words:
-            continue
-        pattern = r"[\s*_`]+".join(r"[*_`]*" + re.escape(w) + r"[*_`]*" for w in words)
-        match = re.search(pattern, text) or re.search(pattern, text, flags=re.IGNORECASE)
-        if match:
-            spans.append(match.span())
+        span = _locate(text, sentence)
+        if span:
+            spans.append(span)
+        missed = missed or span is None
+    if missed:
+        flat = _flat(quote)
+        for sentence in _sentences(text):
+            # Five words or more: a short line (a heading) is contained in many a longer sentence.
+            if len(sentence.split()) >= 5 and _flat(sentence) in flat:
+                span = _locate(text, sentence)
+                if span:
+                    spans.append(span)
     return _merge(spans, text)
+
+
+def _locate(text: str, sentence: str) -> tuple[int, int] | None:
+    # Quotes come with Markdown emphasis stripped; the passage may still have it between words.
+    words = [w for w in (_MARKUP_CHARS.sub("", w) for w in sentence.split()) if w]
+    if not words:
+        return None
+    # Emphasis may also sit inside a word's run of characters ("Basis**:"), so it is allowed anywhere.
+    pattern = r"[\s*_`]+".join(r"[*_`]*" + r"[*_`]*".join(map(re.escape, w)) + r"[*_`]*" for w in words)
+    match = re.search(pattern, text) or re.search(pattern, text, flags=re.IGNORECASE)
+    return match.span() if match else None
+
+
+def _flat(text: str) -> str:
+    return " ".join(_MARKUP_CHARS.sub("", text).lower().split())
 
 
 def highlighted_passage(text: str, quote: str) -> str:
@@ -114,3 +136,61 @@ def _merge(spans: list[tuple[int, int]], text: str) -> list[tuple[int, int]]:
         else:
             merged.append((start, end))
     return merged
+
+
+# A line's block markup (list item, quote, numbered step) stays outside a highlight, or it stops being markup.
+_BLOCK_PREFIX = re.compile(r"^(?:>\s*)*(?:[-*+]\s+|\d{1,3}[.)]\s+)?")
+_HEADING_PREFIX = re.compile(r"^#{1,6}\s+")
+
+
+def passage_markdown(text: str, quote: str) -> str:
+    """A course passage rendered as the Markdown it is written in (emphasis, lists, numbered steps),
+    with the quoted sentences on an orange background. What could act on the reader is escaped as in
+    a model's answer (links, images, tags, LaTeX, bare URLs); headings inside a passage become bold
+    lines so they do not outshout the source's own heading."""
+    marked = [False] * len(text)
+    for start, end in highlight_spans(text, quote) if quote.strip() else []:
+        marked[start:end] = [True] * (end - start)
+    lines: list[str] = []
+    offset = 0
+    for line in text.split("\n"):
+        first = offset + len(line) - len(line.lstrip())  # indentation would make a code block
+        body = text[first:offset + len(line)]
+        heading = _HEADING_PREFIX.match(body)
+        prefix = heading or _BLOCK_PREFIX.match(body)
+        start = first + (prefix.end() if prefix else 0)
+        pieces = [] if heading else [model_markdown(body[:start - first])]
+        for is_marked, run in groupby(range(start, offset + len(line)), key=lambda i: marked[i]):
+            chars = "".join(text[i] for i in run)
+            shown = model_markdown(chars)
+            pieces.append(f":{HIGHLIGHT_COLOR}-background[{shown}]" if is_marked and chars.strip() else shown)
+        rendered = "".join(pieces).rstrip()
+        lines.append(f"**{rendered}**" if heading and rendered else rendered)
+        offset += len(line) + 1
+    return re.sub(r"(?<!\n)\n(?!\n)", "  \n", "\n".join(lines))
+
+
+UNCITED_BADGE = ":gray-badge[no source]"
+UNSUPPORTED_BADGE = ":orange-badge[weak source]"
+_SENTENCE_TAIL = re.compile(r"(?:\s*\[\d+(?:,\s*\d+)*\])*[.!?…]?")
+
+
+def marked_answer_markdown(text: str, flagged: Iterable[tuple[str, str]]) -> str:
+    """A model's answer as Markdown (see model_markdown) with a small badge after each flagged
+    sentence, given as (sentence, badge): one that cites nothing, or whose citations do not support
+    it. Sentences are found in the text as written (emphasis tolerated); one that cannot be found is
+    left unmarked rather than guessed at."""
+    cuts: dict[int, str] = {}
+    for sentence, badge in flagged:
+        # Flagged sentences come without their [n] markers: find the words, then step over the markers
+        # and the closing punctuation so the badge ends the sentence.
+        spans = highlight_spans(text, sentence.rstrip(".!?…"))
+        if spans:
+            tail = _SENTENCE_TAIL.match(text, spans[-1][1])
+            cuts.setdefault(tail.end() if tail else spans[-1][1], badge)
+    pieces, start = [], 0
+    for cut in sorted(cuts):
+        pieces += [model_markdown(text[start:cut]), f" {cuts[cut]}"]
+        start = cut
+    pieces.append(model_markdown(text[start:]))
+    return "".join(pieces)
