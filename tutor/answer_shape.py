@@ -54,8 +54,11 @@ _DEFINING_VERB = (r"(?:is|are|was|refers to|refer to|means|describes|involves|oc
                   r"is defined as|can be defined as|is called|is known as|is the|are the)")
 _EXAMPLE_START = re.compile(r"^(?:for example|for instance|as an example|an example|one example|consider|"
                             r"imagine|say|suppose|let[’']?s say)\b|\bfor (?:example|instance)\b", re.IGNORECASE)
-_CAUSAL = re.compile(r"\b(?:because|due to|caused by|causes?|reasons?|results? (?:in|from)|leads? to|trigger|"
-                     r"stems? from|explains?|responsible for|so that|when)\b", re.IGNORECASE)
+_CAUSAL = re.compile(r"\b(?:because|due to|caused by|causes?|reasons?|results? (?:in|from)|leads? to|triggers?|"
+                     r"stems? from|responsible for)\b", re.IGNORECASE)
+# "These steps include attention, retention…": a list that names its own subject reads alone.
+_SELF_NAMED_LIST = re.compile(r"^(?:these|those|the)\s+(?:[\w-]+\s+){0,2}(?:include|includes|are|were|consist of)\b",
+                              re.IGNORECASE)
 _LIST_LIKE = re.compile(r"(?::\s*\S.*,.*\band\b)|(?:\S+,\s+\S+(?:\s+\S+){0,3},\s+(?:and|or)\s+\S+)", re.IGNORECASE)
 
 
@@ -80,12 +83,43 @@ def tidy_sentence(text: str) -> str:
     return re.sub(r"\s{2,}", " ", text).strip()
 
 
+_TABLE_ROW = re.compile(r"^\s*\|(.+)\|\s*$")
+_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}")
+
+
+def _table_list(rows: list[list[str]]) -> str | None:
+    """A table's first column as one list sentence, in the table's own words: "Sin: Transience,
+    Absentmindedness, …, and Persistence." (rows[0] is the header)."""
+    caption = None
+    if rows and sum(1 for c in rows[0] if not c) * 2 >= len(rows[0]):
+        caption, rows = rows[0][0], rows[1:]  # "| Schacter’s Seven Sins of Memory | | | |" names the table
+    if len(rows) < 3:
+        return None
+    header, names = caption or rows[0][0], [r[0] for r in rows[1:] if r and r[0]]
+    if not header or len(names) < 2 or any(len(n.split()) > 6 for n in names):
+        return None
+    return f"{header}: {', '.join(names[:-1])}, and {names[-1]}."
+
+
 def passage_sentences(passages: Sequence[Passage], max_passages: int = 5) -> list[Sentence]:
-    """Every sentence of the passages, in order; key-term entries are marked with their term."""
+    """Every sentence of the passages, in order; key-term entries are marked with their term, and a
+    table adds one sentence listing its first column."""
     found: list[Sentence] = []
     for p_index, passage in enumerate(passages[:max_passages]):
         position = 0
-        for line in passage.chunk.text.splitlines():
+        table: list[list[str]] = []
+        for line in [*passage.chunk.text.splitlines(), ""]:
+            row = _TABLE_ROW.match(line)
+            if row or (table and not line.strip()) or _TABLE_RULE.match(line):
+                if row and not _TABLE_RULE.match(line):
+                    table.append([c.strip() for c in row.group(1).split("|")])
+                continue
+            if table:
+                listed = _table_list(table)
+                if listed:
+                    found.append(Sentence(p_index, position, listed))
+                    position += 1
+                table = []
             line = _BLOCKQUOTE.sub("", line)
             entry = _GLOSSARY_LINE.match(line)
             if entry:
@@ -121,36 +155,77 @@ def readable(sentence: Sentence) -> bool:
     return not is_navigation(text)
 
 
+def _word_pattern(word: str) -> str:
+    """A word with its plural or possessive: memory/memories, stimulus/stimuli, reflex/reflexes."""
+    w = re.escape(word)
+    if word.endswith("y") and len(word) > 3:
+        return rf"{re.escape(word[:-1])}(?:y|ies)"
+    if word.endswith("us") and len(word) > 4:
+        return rf"{re.escape(word[:-2])}(?:us|i|uses)"
+    return rf"{w}(?:s|es|'s|’s)?"
+
+
 def _term_pattern(term: str) -> re.Pattern[str]:
-    """The term as words, allowing a plural or possessive and an abbreviation in brackets."""
-    words = [re.escape(w) for w in re.findall(r"[\w’'-]+", term.lower()) if w]
+    """The term as words, allowing plurals and an abbreviation in brackets: "conditioned stimulus (CS)"."""
+    words = [w for w in re.findall(r"[\w’']+", term.lower()) if w]
     if not words:
         return re.compile(r"(?!x)x")
-    body = r"[\s-]+".join(words)
-    return re.compile(rf"\b{body}(?:s|es|'s|’s)?\b(?:\s*\([A-Z]{{2,5}}\))?", re.IGNORECASE)
+    body = r"[\s-]+".join(_word_pattern(w) for w in words)
+    return re.compile(rf"\b{body}\b(?:\s*\([A-Za-z]{{2,5}}\))?", re.IGNORECASE)
 
 
 def mentions(text: str, term: str) -> bool:
     return bool(_term_pattern(term).search(text))
 
 
+# "X is a/the…", "X refers to…": the term as the subject, near the start, of a defining verb.
+_SUBJECT = r"(?:^(?:[\w’'-]+,?\s+){{0,3}}?|[:;]\s+)(?:(?:a|an|the)\s+)?{term}\s*(?:,[^,]{{0,80}},\s*)?"
+# After "X is": what starts a noun phrase saying what X is ("the act of…", "a relatively permanent
+# change", "memories that…", "long-term memories"), not how X is used ("is often used", "is needed").
+_NOUN_START = (r"(?:a|an|the|one|any|those|something|our|your|when|how|what|where|defined as|simply|essentially|"
+               r"basically|[\w-]+(?:ing|tion|sion|ment|ness|ity|ance|ence|ism|ure|age|ories|ory|ies|ers?|ors?|als?|"
+               r"ies)|long-term|short-term|[\w-]+\s+(?:that|which|in which|where|of))\b")
+_DEFINES = (rf"(?:(?:is|are|was|were)\s+(?:{_NOUN_START})|refers? to|means|describes|"
+            r"is defined as|can be defined as|occurs? when|happens? when)")
+
+
 def definition_strength(sentence: Sentence, term: str) -> float:
-    """How plainly the sentence defines `term`: 1.0 for "term is/refers to …" or the key-term entry,
-    0.8 for "… is called term", 0.5 for a sentence that merely uses the term; 0 if it does not."""
+    """How plainly the sentence defines `term`: 1.0 for "term is a…/refers to…", an apposition
+    ("the engram, which is the physical trace…", "engram: …") or the key-term entry; 0.9 for "In
+    term, …"; 0.8 for "… is called term"; 0.5 for a sentence that merely uses the term; else 0."""
     if sentence.glossary_term:
         return 1.0 if _term_pattern(term).fullmatch(sentence.glossary_term.strip()) else 0.0
     text = sentence.text
     pattern = _term_pattern(term).pattern
-    if re.search(rf"(?:^|[:;,—]\s*|\b(?:a|an|the)\s+){pattern}[^.;]{{0,40}}?\b{_DEFINING_VERB}\b", text,
+    if re.search(_SUBJECT.format(term=pattern) + _DEFINES, text, re.IGNORECASE):
+        return 1.0
+    if re.search(rf"{pattern}\s*(?:,\s*(?:which|that)\s+(?:is|are|refers to|means)\b|[:—–]\s*\S)", text,
                  re.IGNORECASE):
-        head = re.search(pattern, text, re.IGNORECASE)
-        return 1.0 if head and head.start() < 60 else 0.85
-    if re.search(rf"\b(?:called|known as|termed|referred to as|this is|is named)\s+(?:the\s+|a\s+|an\s+)?"
+        return 1.0
+    if re.search(rf"(?:^|,\s+)(?:in|during|with|through)\s+{pattern},\s+(?:we|you|organisms?|people|an?|the)\b", text,
+                 re.IGNORECASE) \
+            or re.search(rf"{pattern},\s+or\s+", text, re.IGNORECASE):
+        return 0.9
+    if re.search(rf"\b(?:called|known as|termed|referred to as|this is|is named|is labeled)\s+(?:the\s+|a\s+|an\s+)?"
                  rf"{pattern}", text, re.IGNORECASE):
         return 0.8
     if re.search(pattern, text, re.IGNORECASE):
         return 0.5
     return 0.0
+
+
+def defining_clause(sentence: Sentence, term: str) -> Sentence:
+    """The clause after a colon or semicolon when that clause is the definition: "…involve change and
+    experience: learning is a relatively permanent change…" → "Learning is a relatively permanent…"."""
+    if sentence.glossary_term:
+        return sentence
+    pattern = _term_pattern(term).pattern
+    match = re.search(r"[:;]\s+(?=(?:(?:a|an|the)\s+)?" + pattern + r"\s+" + _DEFINES + ")", sentence.text,
+                      re.IGNORECASE)
+    if not match:
+        return sentence
+    clause = sentence.text[match.end():]
+    return Sentence(sentence.passage, sentence.position, clause[0].upper() + clause[1:])
 
 
 def render_glossary(sentence: Sentence, term: str) -> str:
@@ -180,7 +255,7 @@ class AnswerShaper:
         self.min_informative = min_informative
 
     def shape(self, question: str, shape: QuestionShape, passages: Sequence[Passage]) -> ShapedAnswer:
-        sentences = [s for s in passage_sentences(passages) if readable(s)]
+        sentences = [s for s in passage_sentences(passages, max_passages=len(passages)) if readable(s)]
         if not sentences:
             return ShapedAnswer([], [], shape.kind)
         relevance = dict(zip((s.key for s in sentences), self.similarity(shape.stem or question,
@@ -230,6 +305,9 @@ class AnswerShaper:
                informative: Callable[[Sentence], bool]) -> list[Sentence]:
         body = [s for s in sentences if not s.glossary_term]
         standalone = [s for s in body if not needs_antecedent(s.text) and informative(s)] or body
+        if shape.kind != "example":
+            # An illustration ("For example, this week you are studying…") is not the answer itself.
+            standalone = [s for s in standalone if not _EXAMPLE_START.search(s.text)] or standalone
         if shape.kind == "definition" and shape.terms:
             lead = self._defining(shape.terms[0], sentences, score)
             return [lead] if lead else [max(standalone, key=score)]
@@ -252,11 +330,12 @@ class AnswerShaper:
                 return sides
             return [max(standalone, key=score)]
         if shape.kind == "steps":
-            lists = [s for s in standalone if _LIST_LIKE.search(s.text)]
+            lists = [s for s in body if _LIST_LIKE.search(s.text) and informative(s)
+                     and (not needs_antecedent(s.text) or _SELF_NAMED_LIST.match(s.text))]
             if lists:
                 best_list = max(lists, key=score)
                 best_any = max(standalone, key=score)
-                if score(best_list) >= score(best_any) - 0.15:
+                if score(best_list) >= score(best_any) - 0.3:
                     return [best_list]
             return [max(standalone, key=score)]
         if shape.kind == "cause":
@@ -279,6 +358,7 @@ class AnswerShaper:
             strength = definition_strength(s, term)
             if strength < 0.8:
                 continue
+            s = defining_clause(s, term)
             if not s.glossary_term and needs_antecedent(s.text):
                 strength -= 0.3
             candidate = (strength, score(s), s)
