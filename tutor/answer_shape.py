@@ -70,6 +70,7 @@ class Sentence:
     position: int  # order within the passage
     text: str
     glossary_term: str | None = None  # set for a key-term entry "term: definition"
+    evidence_only: bool = False  # a figure caption or table row: evidence for a choice, not answer prose
 
     @property
     def key(self) -> tuple[int, int]:
@@ -112,7 +113,12 @@ def passage_sentences(passages: Sequence[Passage], max_passages: int = 5) -> lis
             row = _TABLE_ROW.match(line)
             if row or (table and not line.strip()) or _TABLE_RULE.match(line):
                 if row and not _TABLE_RULE.match(line):
-                    table.append([c.strip() for c in row.group(1).split("|")])
+                    cells = [c.strip() for c in row.group(1).split("|")]
+                    table.append(cells)
+                    if len([c for c in cells if c]) >= 2:
+                        found.append(Sentence(p_index, position, " — ".join(c for c in cells if c) + ".",
+                                              evidence_only=True))
+                        position += 1
                 continue
             if table:
                 listed = _table_list(table)
@@ -121,6 +127,12 @@ def passage_sentences(passages: Sequence[Passage], max_passages: int = 5) -> lis
                     position += 1
                 table = []
             line = _BLOCKQUOTE.sub("", line)
+            caption = re.match(r"^\s*Figure:\s*(?P<text>.+)$", line)
+            if caption:
+                for sentence in split_sentences(re.sub(r"\(credit[^)]*\)", "", caption.group("text"))):
+                    found.append(Sentence(p_index, position, tidy_sentence(sentence), evidence_only=True))
+                    position += 1
+                continue
             entry = _GLOSSARY_LINE.match(line)
             if entry:
                 term, definition = entry.group("term").strip(), entry.group("definition").strip()
@@ -145,6 +157,8 @@ def needs_antecedent(text: str) -> bool:
 def readable(sentence: Sentence) -> bool:
     """Can stand in an answer at all: a statement, not a heading, question, pointer or fragment."""
     text = sentence.text
+    if sentence.evidence_only:
+        return False
     if sentence.glossary_term:
         return True
     words = text.split()

@@ -11,6 +11,7 @@ the answer says so rather than guess.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,8 +21,16 @@ from tutor.compose import content_stems
 
 LETTERS = "ABCDEFGHIJ"
 _BLANK = re.compile(r"_{3,}")
-_NEGATED = re.compile(r"\b(?:not|except|least|false)\b", re.IGNORECASE)
-_BOTH = re.compile(r"^\s*(?:both|all|neither|none)\b.*\b(?:above|[a-d]\s+(?:and|nor)\s+[a-d])\b", re.IGNORECASE)
+# "Which of the following is not…", "…all of the following EXCEPT": the odd one out is asked for.
+_NEGATED = re.compile(r"\bwhich\b[^?]*\b(?:not|except|least)\b|\bNOT\b|\bEXCEPT\b")
+_BOTH = re.compile(r"^\s*(?:both|all)\s+(?:of\s+)?(?:(?P<a>[a-d])\s+and\s+(?P<b>[a-d])|the\s+above)\s*$", re.IGNORECASE)
+_NEITHER = re.compile(r"^\s*(?:neither|none)\b", re.IGNORECASE)
+_NUMBER = re.compile(r"\b\d+(?:[.,]\d+)?\b")
+
+
+def _stems(text: str) -> set[str]:
+    """Content stems with hyphenated words split ("amphetamine-like") and numbers kept ("100")."""
+    return set(content_stems(text.replace("-", " "))) | set(_NUMBER.findall(text))
 
 
 def option_statement(stem: str, choice: str) -> str:
@@ -54,7 +63,9 @@ class ChoicePick:
 
 class OptionPicker:
     def __init__(self, similarity: Similarity, *, margin: float = 0.02, mention_floor: float = 0.5,
-                 stem_weight: float = 0.3, mention_weight: float = 0.3, glossary_bonus: float = 0.15) -> None:
+                 stem_weight: float = 0.3, mention_weight: float = 0.3, glossary_bonus: float = 0.15,
+                 both_bonus: float = 0.15) -> None:
+        self.both_bonus = both_bonus
         self.similarity = similarity
         self.margin = margin
         self.mention_floor = mention_floor
@@ -63,16 +74,27 @@ class OptionPicker:
         self.glossary_bonus = glossary_bonus
 
     def pick(self, stem: str, choices: Sequence[str], sentences: Sequence[Sentence]) -> ChoicePick:
-        stem_stems = set(content_stems(_BLANK.sub(" ", stem)))
-        sentence_stems = [set(content_stems(s.text)) for s in sentences]
-        options: list[OptionSupport] = []
+        stem_stems = _stems(_BLANK.sub(" ", stem))
+        sentence_stems = [_stems(s.text) for s in sentences]
+        # Rare words weigh more: "amphetamine" says more about a sentence than "common treatment".
+        df: dict[str, int] = {}
+        for stems in sentence_stems:
+            for t in stems:
+                df[t] = df.get(t, 0) + 1
+        n = len(sentences) or 1
+
+        def weight(t: str) -> float:
+            return math.log(1 + n / (1 + df.get(t, 0)))
+
+        stem_weight_total = sum(weight(t) for t in stem_stems) or 1.0
         # Words every option shares ("stimulus" in "neutral/conditioned/unconditioned stimulus") tell
         # them apart no better than the stem does: an option is named by its own words.
-        stem_sets = [set(content_stems(c)) for c in choices]
+        stem_sets = [_stems(c) for c in choices]
         shared = set.intersection(*stem_sets) if len(stem_sets) > 1 else set()
+        options: list[OptionSupport] = []
         for letter, choice, own in zip(LETTERS, choices, stem_sets):
             option_stems = (own - stem_stems - shared) or (own - shared) or own
-            if _BOTH.match(choice) or not option_stems:
+            if _BOTH.match(choice) or _NEITHER.match(choice) or not option_stems:
                 options.append(OptionSupport(letter, choice, 0.0, None))
                 continue
             naming = [i for i, stems in enumerate(sentence_stems)
@@ -85,7 +107,7 @@ class OptionPicker:
             for i, cosine in zip(naming, cosines):
                 stems = sentence_stems[i]
                 mention = len(option_stems & stems) / len(option_stems)
-                stem_share = len(stem_stems & stems) / (len(stem_stems) or 1)
+                stem_share = sum(weight(t) for t in stem_stems & stems) / stem_weight_total
                 score = float(cosine) + self.mention_weight * mention + self.stem_weight * stem_share
                 if sentences[i].glossary_term and definition_strength(sentences[i], choice) == 1.0:
                     score += self.glossary_bonus  # the book's own definition of this very option
@@ -93,6 +115,11 @@ class OptionPicker:
                     best = (score, i)
             assert best is not None
             options.append(OptionSupport(letter, choice, round(best[0], 4), sentences[best[1]]))
+        options = self._combined(choices, options)
+        ordered = self._by_order(choices, sentences)
+        if ordered is not None:
+            options = [OptionSupport(o.letter, o.choice, o.score + (1.0 if o.letter == ordered[0] else 0.0),
+                                     ordered[1] if o.letter == ordered[0] else o.sentence) for o in options]
         negated = bool(_NEGATED.search(stem))
         # "Which is NOT…": the least supported option is the odd one out.
         ranked = sorted(options, key=lambda o: o.score, reverse=not negated)
@@ -103,3 +130,41 @@ class OptionPicker:
         if runner_up is not None and abs(chosen.score - runner_up.score) < self.margin:
             return ChoicePick(None, runner_up, options, negated)
         return ChoicePick(chosen, runner_up, options, negated)
+
+    def _combined(self, choices: Sequence[str], options: list[OptionSupport]) -> list[OptionSupport]:
+        """"both a and b" / "all of the above": as strong as its weakest part, plus a bonus, so it wins
+        when the options it names are about equally supported."""
+        result = list(options)
+        for index, choice in enumerate(choices):
+            match = _BOTH.match(choice)
+            if not match:
+                continue
+            if match.group("a"):
+                parts = [LETTERS.index(match.group(g).upper()) for g in ("a", "b")]
+            else:
+                parts = [i for i in range(len(choices)) if i != index]
+            parts = [i for i in parts if i < len(options) and i != index]
+            if not parts or any(options[i].sentence is None for i in parts):
+                continue
+            weakest = min(parts, key=lambda i: options[i].score)
+            result[index] = OptionSupport(options[index].letter, choice, round(options[weakest].score + self.both_bonus, 4),
+                                          options[weakest].sentence)
+        return result
+
+    def _by_order(self, choices: Sequence[str], sentences: Sequence[Sentence]) -> tuple[str, Sentence] | None:
+        """Options that list the same items in different orders ("attention, retention, …"): the one
+        in the order a passage sentence gives them."""
+        lists = [[item.strip().lower() for item in re.split(r",\s*(?:and\s+)?|\s+and\s+", c) if item.strip()]
+                 for c in choices]
+        if len(lists) < 2 or any(len(items) < 3 for items in lists) or len({frozenset(i) for i in lists}) != 1:
+            return None
+        for sentence in sentences:
+            text = sentence.text.lower()
+            positions = [text.find(item) for item in lists[0]]
+            if any(p < 0 for p in positions):
+                continue
+            in_order = sorted(lists[0], key=lambda item: text.find(item))
+            for letter, items in zip(LETTERS, lists):
+                if items == in_order:
+                    return letter, sentence
+        return None

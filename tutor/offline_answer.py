@@ -48,7 +48,8 @@ class TeachingComposer(OfflineComposer):
             yield _cite(text, sentence.passage + 1)
 
     def _multiple_choice(self, shape: QuestionShape, passages: Sequence[Passage]) -> Iterator[str]:
-        sentences = [s for s in passage_sentences(passages, max_passages=len(passages)) if readable(s)]
+        sentences = [s for s in passage_sentences(passages, max_passages=len(passages))
+                     if readable(s) or (s.evidence_only and len(s.text.split()) >= 3)]
         pick = self.picker.pick(shape.stem, shape.choices, sentences)
         if pick.chosen is None:
             close = [o for o in sorted(pick.options, key=lambda o: -o.score)[:2]]
