@@ -37,7 +37,8 @@ _NAVIGATION = re.compile(
     r"|\b(?:this|the current|the present) (?:section|chapter|module) (?:will|focuses|discusses|covers|examines|describes|"
     r"explores|looks|introduces)\b|\b(?:in|throughout) this (?:section|chapter)\b"
     r"|\bwill be (?:discussed|covered|described|explained|examined|explored)\b"
-    r"|\bas (?:we|you) (?:just |have |will |may )?(?:discussed|learned|saw|read|see|recall|remember|know)\b"
+    r"|\bas (?:we|you)(?:[’']ve)? (?:just |have |will |may )?(?:discussed|learned|saw|read|see|recall|remember|know|"
+    r"come to see)\b"
     r"|\bnow that (?:you|we)\b|\blet[’']?s\b|\blet us\b|\bwe will (?:discuss|look|learn|examine|explore|see)\b"
     r"|\byou will (?:see|learn|read|discover)\b|\bwe (?:discuss|examine|explore) (?:in|later)\b"
     r"|\b(?:see|in) (?:the )?(?:figure|table)\b|^(?:figure|table|link to learning|\(credit)\b"
@@ -59,7 +60,10 @@ _CAUSAL = re.compile(r"\b(?:because|due to|caused by|causes?|reasons?|results? (
 # "These steps include attention, retention…": a list that names its own subject reads alone.
 _SELF_NAMED_LIST = re.compile(r"^(?:these|those|the)\s+(?:[\w-]+\s+){0,2}(?:include|includes|are|were|consist of)\b",
                               re.IGNORECASE)
-_LIST_LIKE = re.compile(r"(?::\s*\S.*,.*\band\b)|(?:\S+,\s+\S+(?:\s+\S+){0,3},\s+(?:and|or)\s+\S+)", re.IGNORECASE)
+# A sentence that ends in a list of short items: "…: attention, retention, reproduction, and motivation."
+_ITEM = r"[\w’'()/-]+(?:\s+[\w’'()/-]+){0,3}"
+_LIST_LIKE = re.compile(rf"(?:^|[:\s])(?:{_ITEM},\s+){{1,}}(?:and|or)\s+(?:finally\s+|lastly\s+)?{_ITEM}\s*[.!]?$",
+                        re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -109,7 +113,8 @@ def passage_sentences(passages: Sequence[Passage], max_passages: int = 5) -> lis
     for p_index, passage in enumerate(passages[:max_passages]):
         position = 0
         table: list[list[str]] = []
-        for line in [*passage.chunk.text.splitlines(), ""]:
+        lines = passage.chunk.text.splitlines()
+        for number, line in enumerate([*lines, "\x00"]):
             row = _TABLE_ROW.match(line)
             if row or (table and not line.strip()) or _TABLE_RULE.match(line):
                 if row and not _TABLE_RULE.match(line):
@@ -126,6 +131,8 @@ def passage_sentences(passages: Sequence[Passage], max_passages: int = 5) -> lis
                     found.append(Sentence(p_index, position, listed))
                     position += 1
                 table = []
+            if line == "\x00":
+                break
             line = _BLOCKQUOTE.sub("", line)
             caption = re.match(r"^\s*Figure:\s*(?P<text>.+)$", line)
             if caption:
@@ -216,7 +223,7 @@ def definition_strength(sentence: Sentence, term: str) -> float:
     if re.search(rf"{pattern}\s*(?:,\s*(?:which|that)\s+(?:is|are|refers to|means)\b|[:—–]\s*\S)", text,
                  re.IGNORECASE):
         return 1.0
-    if re.search(rf"(?:^|,\s+)(?:in|during|with|through)\s+{pattern},\s+(?:we|you|organisms?|people|an?|the)\b", text,
+    if re.search(rf"(?:^|,\s+)(?:in|during|with|through)\s+{pattern},\s+(?:we|you|organisms?|people|an?|the|also)\b", text,
                  re.IGNORECASE) \
             or re.search(rf"{pattern},\s+or\s+", text, re.IGNORECASE):
         return 0.9
@@ -247,6 +254,21 @@ def render_glossary(sentence: Sentence, term: str) -> str:
     the entry is a noun phrase, so it stays an entry with the term in bold: "**learning**: change…"."""
     definition = sentence.text.split(":", 1)[1].strip().rstrip(".")
     return f"**{sentence.glossary_term}**: {definition}."
+
+
+_CAUSE_FRAME = re.compile(r"^\s*(?:why|what (?:causes?|leads? to|makes)|how come|explain why|what are the reasons?"
+                          r"(?: why| for| that)?)\s+(?:(?:do|does|did|is|are|was|were|can|would|could|will|should)\s+)?"
+                          r"(?:(?:i|we|you|people|they|some people|someone|students|my|our|the|a|an|so)\s+)*",
+                          re.IGNORECASE)
+
+
+def cause_focus(question: str) -> str | None:
+    """The stem of what a why-question is about: "Why do I forget…" → "forget"."""
+    rest = _CAUSE_FRAME.sub("", question, count=1)
+    if rest == question:
+        return None
+    stems = content_stems(rest)
+    return sorted(stems, key=lambda st: rest.lower().find(st[:4]))[0] if stems else None
 
 
 @dataclass(frozen=True)
@@ -353,6 +375,10 @@ class AnswerShaper:
                     return [best_list]
             return [max(standalone, key=score)]
         if shape.kind == "cause":
+            focus = cause_focus(shape.stem)
+            if focus:
+                about = [s for s in standalone if focus in content_stems(s.text)]
+                standalone = about or standalone
             causal = [s for s in standalone if _CAUSAL.search(s.text)]
             if causal:
                 best_causal = max(causal, key=score)

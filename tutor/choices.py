@@ -25,6 +25,8 @@ _BLANK = re.compile(r"_{3,}")
 _NEGATED = re.compile(r"\bwhich\b[^?]*\b(?:not|except|least)\b|\bNOT\b|\bEXCEPT\b")
 _BOTH = re.compile(r"^\s*(?:both|all)\s+(?:of\s+)?(?:(?P<a>[a-d])\s+and\s+(?P<b>[a-d])|the\s+above)\s*$", re.IGNORECASE)
 _NEITHER = re.compile(r"^\s*(?:neither|none)\b", re.IGNORECASE)
+_ORDINALS = ("first", "second", "third", "fourth", "fifth")
+_ORDINAL = re.compile(r"\b(first|second|third|fourth|fifth|last|final)\s+(?:step|stage|phase|part|element)\b", re.IGNORECASE)
 _NUMBER = re.compile(r"\b\d+(?:[.,]\d+)?\b")
 
 
@@ -116,7 +118,7 @@ class OptionPicker:
             assert best is not None
             options.append(OptionSupport(letter, choice, round(best[0], 4), sentences[best[1]]))
         options = self._combined(choices, options)
-        ordered = self._by_order(choices, sentences)
+        ordered = self._by_order(choices, sentences) or self._by_ordinal(stem, choices, sentences)
         if ordered is not None:
             options = [OptionSupport(o.letter, o.choice, o.score + (1.0 if o.letter == ordered[0] else 0.0),
                                      ordered[1] if o.letter == ordered[0] else o.sentence) for o in options]
@@ -150,6 +152,22 @@ class OptionPicker:
             result[index] = OptionSupport(options[index].letter, choice, round(options[weakest].score + self.both_bonus, 4),
                                           options[weakest].sentence)
         return result
+
+    def _by_ordinal(self, stem: str, choices: Sequence[str], sentences: Sequence[Sentence]) -> tuple[str, Sentence] | None:
+        """"the first step in…": the option at that place of a list naming every option."""
+        match = _ORDINAL.search(stem)
+        if not match:
+            return None
+        wanted = match.group(1).lower()
+        for sentence in sentences:
+            text = sentence.text.lower()
+            places = [text.find(c.lower()) for c in choices]
+            if any(p < 0 for p in places):
+                continue
+            order = sorted(range(len(choices)), key=lambda i: places[i])
+            index = -1 if wanted in ("last", "final") else _ORDINALS.index(wanted)
+            return LETTERS[order[index]], sentence
+        return None
 
     def _by_order(self, choices: Sequence[str], sentences: Sequence[Sentence]) -> tuple[str, Sentence] | None:
         """Options that list the same items in different orders ("attention, retention, …"): the one

@@ -101,3 +101,10 @@ def with_definitions(terms: Sequence[str], passages: list[Passage], finder: Defi
             if all(p.chunk.chunk_id != passage.chunk.chunk_id for p in result):
                 result.append(passage)
     return result
+
+
+def unsupported_terms(terms: Sequence[str], passages: Sequence[Passage], finder: DefinitionFinder) -> list[str]:
+    """The asked terms the course does not cover: named nowhere in the index as a phrase, and
+    their words never together in one sentence of the retrieved passages. "What is habituation?"
+    has passages about learning, but none says "habituation": the tutor must say it is not covered."""
+    return [term for term in terms if not finder.lookup(term).named and not words_together(term, passages)]
