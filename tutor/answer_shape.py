@@ -218,6 +218,9 @@ def definition_strength(sentence: Sentence, term: str) -> float:
         return 1.0 if _term_pattern(term).fullmatch(sentence.glossary_term.strip()) else 0.0
     text = sentence.text
     pattern = _term_pattern(term).pattern
+    if sentence.evidence_only or is_navigation(text):
+        # A table row or caption is no definition, nor is "the previous section… known as X".
+        return 0.5 if re.search(pattern, text, re.IGNORECASE) else 0.0
     if re.search(_SUBJECT.format(term=pattern) + _DEFINES, text, re.IGNORECASE):
         return 1.0
     if re.search(rf"{pattern}\s*(?:,\s*(?:which|that)\s+(?:is|are|refers to|means)\b|[:—–]\s*\S)", text,

@@ -46,7 +46,9 @@ _EXAMPLE_OF = re.compile(r"\bexamples?\s+of\s+(?P<t>.+?)\s*[?.!]*\s*$", _FLAGS)
 _SIDES = [
     re.compile(r"\bdifferences?\s+(?:between|of)\s+(?P<x>.+?)\s+(?:and|&|vs\.?|versus)\s+(?P<y>.+?)\s*[?.!]*\s*$",
                _FLAGS),
-    re.compile(r"\b(?:compare|contrast|distinguish(?: between)?)\s+(?P<x>.+?)\s+(?:and|with|to|from|vs\.?|versus)\s+"
+    re.compile(r"\b(?:compare(?: and contrast)?|contrast|distinguish(?: between)?)\s+(?P<x>.+?)\s+"
+               r"(?:and|with|to|from|vs\.?|versus)\s+(?P<y>.+?)\s*[?.!]*\s*$", _FLAGS),
+    re.compile(r"\b(?:how|in what ways?)\s+(?:is|are|does|do)\s+(?P<x>.+?)\s+similar to and different from\s+"
                r"(?P<y>.+?)\s*[?.!]*\s*$", _FLAGS),
     re.compile(r"\b(?:how|in what ways?)\s+(?:is|are|does|do)\s+(?P<x>.+?)\s+(?:different|differ|distinct)\s+"
                r"(?:from|than)\s+(?P<y>.+?)\s*[?.!]*\s*$", _FLAGS),
@@ -101,11 +103,18 @@ def _split_term(raw: str) -> tuple[str, str | None]:
 
 
 def _sides(question: str) -> tuple[str, ...]:
+    # Only the first sentence names the sides: "Compare X and Y. How are they alike?"
+    question = re.split(r"(?<=[.?!])\s+", question.strip())[0]
     for pattern in _SIDES:
         match = pattern.search(question)
         if match:
-            x, y = clean_term(match.group("x")), clean_term(match.group("y"))
-            shared = _SHARED_HEAD.match(f"{x} and {y}") if len(x.split()) == 1 else None
+            raw_y = match.group("y").strip()
+            x, y = clean_term(match.group("x")), clean_term(raw_y)
+            x = re.sub(r"^(?:the\s+)?benefits of\s+", "", x, flags=_FLAGS)
+            # "positive and negative reinforcement": both sides share the head noun (not "a reflex
+            # and a learned behavior", where the article starts a side of its own).
+            shared = _SHARED_HEAD.match(f"{x} and {y}") if len(x.split()) == 1 and not re.match(
+                r"^(?:a|an|the)\s", raw_y, _FLAGS) else None
             if shared and len(y.split()) > 1:
                 # "positive and negative reinforcement": both sides share the head noun.
                 return (f"{x} {shared.group('head')}", y)

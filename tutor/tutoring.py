@@ -94,9 +94,10 @@ class AttemptCheck:
     coverage: float  # share of the hidden part's content words the attempt contains
 
 
-def check_attempt(attempt: str, hidden: str, threshold: float = 0.5) -> AttemptCheck:
-    """Is the student's answer what the passage says? Content-word overlap with the hidden part."""
-    wanted = set(content_stems(hidden))
+def check_attempt(attempt: str, hidden: str, shown: str = "", threshold: float = 0.34) -> AttemptCheck:
+    """Is the student's answer what the passage says? Share of the hidden part's content words
+    (those the hint did not already show) that the attempt uses; a paraphrase keeps a few."""
+    wanted = set(content_stems(hidden)) - set(content_stems(shown))
     if not wanted:
         return AttemptCheck(True, 1.0)
     got = set(content_stems(attempt))
