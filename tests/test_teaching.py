@@ -8,29 +8,23 @@ import json
 import pytest
 
 from evals.metrics.teaching import score_first_sentence, score_key_facts, split_of
-from tutor.answer_shape import Sentence, definition_strength, is_navigation, needs_antecedent
-from tutor.definitions import DefinitionFinder, unsupported_terms, with_definitions
-from tutor.offline_answer import TeachingComposer
-from tutor.questions import classify
-from tutor.tutoring import (build_quiz, check_attempt, grade, make_hint, previous_hint, quiz_sources,
+from tutor.answer.shape import Sentence, definition_strength, is_navigation, needs_antecedent
+from tutor.answer.definitions import DefinitionFinder, unsupported_terms, with_definitions
+from tutor.answer.generators.offline import OfflineComposer
+from tutor.answer.questions import classify
+from tutor.answer.tutoring import (build_quiz, check_attempt, grade, make_hint, previous_hint, quiz_sources,
                             wants_reveal)
 from tutor.models import Turn
 
 
 @pytest.fixture(scope="module")
 def composer(indexed_service):
-    return TeachingComposer(indexed_service.retriever.queries)
+    return OfflineComposer(indexed_service.retriever.queries)
 
 
 @pytest.fixture(scope="module")
 def finder(indexed_service):
-    retriever = indexed_service.retriever
-
-    def chunks():
-        index = retriever._lexical()
-        return index.fingerprint, index.chunks
-
-    return DefinitionFinder(chunks)
+    return DefinitionFinder(indexed_service.retriever.indexed_chunks)
 
 
 def _answer(indexed_service, composer, finder, question: str) -> tuple[str, list]:
@@ -214,7 +208,7 @@ def test_hint_turns_are_recognised_in_the_history():
 
 
 def test_quiz_items_are_grounded_in_their_cited_quotes(indexed_service):
-    chunks = indexed_service.retriever._lexical().chunks
+    chunks = indexed_service.retriever.indexed_chunks()[1]
     quiz = build_quiz("chapter 8", quiz_sources("chapter 8", [], chunks), chunks, count=5)
     assert len(quiz.items) == 5
     texts = {c.source: [] for c in chunks}
@@ -239,7 +233,7 @@ def test_quiz_items_are_grounded_in_their_cited_quotes(indexed_service):
 
 
 def test_quiz_on_a_topic_draws_from_matching_sections(indexed_service):
-    chunks = indexed_service.retriever._lexical().chunks
+    chunks = indexed_service.retriever.indexed_chunks()[1]
     ranked = [p.chunk.source for p in indexed_service.retriever.search("reinforcement", k=8)]
     quiz = build_quiz("reinforcement", quiz_sources("reinforcement", ranked, chunks), chunks, count=3)
     assert len(quiz.items) == 3

@@ -266,6 +266,12 @@ class Retriever:
                 raise CorpusNotIndexed("Nothing is indexed yet: run `tutor ingest` to index the course documents.")
             return self._index
 
+    def indexed_chunks(self) -> tuple[str, list[Chunk]]:
+        """Every indexed chunk with the index's fingerprint (for whole-index lookups such as where
+        a term is defined; the fingerprint tells callers when to forget what they derived)."""
+        index = self._lexical()
+        return index.fingerprint, index.chunks
+
     def search(self, question: str, k: int = 5, mode: Mode = "hybrid", *, apply_threshold: bool = True) -> list[Passage]:
         """The k best passages for the question. With apply_threshold, passages whose cosine
         similarity to the question is below `passage_floor` (the corpus's floor) are dropped (possibly leaving none)."""

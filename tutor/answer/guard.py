@@ -74,6 +74,10 @@ class GuardConfig:
     long_question_words: int = 20
     long_question_relevance: float = 0.24
     nearest_sections: int = 3
+    # A refusal names a section only when it is really near the question: a cosine this high
+    # (short on-topic dev questions score 0.38 and up against the section that answers them; a term
+    # the course lacks is refused with sections listed only above this, clearly on its topic).
+    near_section_relevance: float = 0.45
 
 
 def policy_reason(question: str) -> RefusalReason | None:

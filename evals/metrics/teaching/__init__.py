@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from evals.text import content_stems, split_sentences, strip_citations
+from tutor.text import content_stems, split_sentences, strip_citations
 
 Split = Literal["tune", "held"]
 

@@ -79,8 +79,9 @@ class OpenAICompatibleGenerator:
         self._model = chat_model(settings, streaming=True, max_tokens=MAX_ANSWER_TOKENS)
         self._backoff = wait_random_exponential(multiplier=0.5, max=8)
 
-    def stream(self, question: str, passages: Sequence[Passage], history: Sequence[Turn] = ()) -> Iterator[str]:
-        messages = answer_messages(question, passages, history)
+    def stream(self, question: str, passages: Sequence[Passage], history: Sequence[Turn] = (), *,
+               mode: str = "explain", reply: str | None = None) -> Iterator[str]:
+        messages = answer_messages(question, passages, history, mode=mode, reply=reply)
         stream, head = self._start(messages)
         finish_reason: str | None = None
         try:

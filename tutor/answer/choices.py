@@ -16,8 +16,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from tutor.answer_shape import Sentence, Similarity, definition_strength
-from tutor.compose import content_stems
+from tutor.answer.shape import Sentence, Similarity, definition_strength
+from tutor.text import content_stems
 
 LETTERS = "ABCDEFGHIJ"
 _BLANK = re.compile(r"_{3,}")

@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from tutor.answer_shape import Sentence, _term_pattern, definition_strength, passage_sentences
+from tutor.answer.shape import Sentence, _term_pattern, definition_strength, passage_sentences
 from tutor.models import Chunk, Passage
 
 

@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from tutor.answer_shape import Sentence, _term_pattern, definition_strength, needs_antecedent, passage_sentences
-from tutor.compose import content_stems
+from tutor.answer.shape import Sentence, _term_pattern, definition_strength, needs_antecedent, passage_sentences
+from tutor.text import content_stems
 from tutor.models import Chunk, Passage, Turn
 
 Mode = Literal["explain", "hint", "quiz"]
@@ -41,6 +41,16 @@ class Hint:
     shown: str  # the part of the answer sentence shown to the student
     hidden: str  # the part the student is asked to supply
     sentence: str  # the whole answer sentence (the key)
+    choice_letter: str | None = None  # a multiple-choice hint: the letter that fills the blank
+
+
+def choice_hint(sentence: Sentence, text: str, choice: str, letter: str) -> Hint:
+    """A multiple-choice hint: the supporting sentence with the right option blanked out."""
+    plain = text.replace("**", "")
+    blanked = _term_pattern(choice).sub("________", plain)
+    if "________" not in blanked:
+        blanked = plain
+    return Hint(sentence.passage, blanked, choice, plain, letter)
 
 
 def make_hint(lead: Sentence, lead_text: str, term: str | None = None) -> Hint:
@@ -67,9 +77,12 @@ def make_hint(lead: Sentence, lead_text: str, term: str | None = None) -> Hint:
 
 def hint_text(hint: Hint, heading: str) -> str:
     """The hint turn: where to look, and the sentence to finish. Cites the passage as [n]."""
-    return (f"{HINT_PREFIX} look at **{heading}** [{hint.passage + 1}]. The course puts it like this: "
-            f"“{hint.shown} …” — how would you finish that sentence? Reply with your answer, "
-            f"or say \"show me\" to see it.")
+    where = f"{HINT_PREFIX} look at **{heading}** [{hint.passage + 1}]."
+    if hint.choice_letter:
+        return (f"{where} It says: “{hint.shown}” — which option fills the blank? Reply with a letter, "
+                f"or say \"show me\" to see the answer.")
+    return (f"{where} The course puts it like this: “{hint.shown} …” — how would you finish that sentence? "
+            f"Reply with your answer, or say \"show me\" to see it.")
 
 
 def previous_hint(history: Sequence[Turn]) -> tuple[str, str] | None:
@@ -295,3 +308,66 @@ def grade(item: QuizItem, response: str) -> Grade:
     correct = bool(_term_pattern(item.answer).search(reply)) or (
         bool(content_stems(reply)) and set(content_stems(reply)) == set(content_stems(item.answer)))
     return Grade(correct, item.answer, item.citations[0])
+
+
+_QUIZ_FRAME = re.compile(r"^\s*(?:please\s+)?(?:quiz|test)\s+me\s*(?:on|about|in)?\s*(?P<topic>.*?)\s*[?.!]*\s*$",
+                         re.IGNORECASE)
+
+
+def quiz_request(message: str) -> str | None:
+    """The topic of a "Quiz me on chapter 8" message ("" for a bare "quiz me"), else None."""
+    match = _QUIZ_FRAME.match(message)
+    return match.group("topic") if match else None
+
+
+def quiz_topic_covered(topic: str, finder) -> bool:
+    """Is the topic in the course at all: a "chapter N", or a word of it named in the index."""
+    if _CHAPTER_TOPIC.search(topic):
+        return True
+    words = [w for w in re.findall(r"[\w’'-]{4,}", topic)]
+    return finder is None or not words or any(finder.lookup(w).named for w in words)
+
+
+def item_text(item: QuizItem, number: int, total: int) -> str:
+    """A quiz question as the student sees it: numbered, options lettered."""
+    lines = [f"Question {number} of {total}: {item.question}"]
+    if item.choices:
+        lines.extend(f"{LETTERS[i]}. {choice}" for i, choice in enumerate(item.choices))
+    return "\n".join(lines)
+
+
+@dataclass
+class QuizSession:
+    """A quiz being taken, one item at a time: plain data, so the app can keep it in session_state."""
+
+    quiz: Quiz
+    position: int = 0
+    score: int = 0
+
+    @property
+    def done(self) -> bool:
+        return self.position >= len(self.quiz.items)
+
+    @property
+    def current(self) -> QuizItem | None:
+        return None if self.done else self.quiz.items[self.position]
+
+    def prompt(self) -> str:
+        item = self.current
+        return item_text(item, self.position + 1, len(self.quiz.items)) if item else self.summary()
+
+    def answer(self, reply: str) -> tuple[Grade, str]:
+        """Grade the reply to the current item; returns the grade and the feedback line (right or
+        wrong, the key, and the passage it is quoted from)."""
+        item = self.current
+        if item is None:
+            raise ValueError("the quiz is over")
+        result = grade(item, reply)
+        self.score += result.correct
+        self.position += 1
+        verdict = "Right" if result.correct else f"Not quite — the answer is {result.expected}"
+        where = f"{result.citation.source} — {result.citation.section}"
+        return result, f"{verdict}. The course says: “{result.citation.quote}” ({where})"
+
+    def summary(self) -> str:
+        return f"Quiz finished: {self.score} of {len(self.quiz.items)} right."

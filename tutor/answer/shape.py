@@ -17,9 +17,9 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from tutor.compose import content_stems, split_sentences
+from tutor.text import content_stems, split_sentences
 from tutor.models import Passage
-from tutor.questions import QuestionShape
+from tutor.answer.questions import QuestionShape
 
 # similarity(query, texts) → one cosine per text
 Similarity = Callable[[str, Sequence[str]], Sequence[float]]
@@ -47,7 +47,7 @@ _NAVIGATION = re.compile(
 # Words that only make sense after the sentence before them.
 _ANAPHORIC_START = re.compile(
     r"^(?:this|these|that|those|it|its|they|their|them|he|she|his|her|such|both|another|other|the latter|"
-    r"the former|however|but|and|also|so|thus|therefore|similarly|likewise|instead|then|here|there|yet|still|"
+    r"the former|however|but|and|also|so|thus|therefore|similarly|likewise|instead(?!\s+of)|then|here|there|yet|still|"
     r"in addition|additionally|furthermore|moreover|on the other hand|in contrast|as a result|for this reason|"
     r"in this case|in other words|again|of course)\b[,\s]",
     re.IGNORECASE)
