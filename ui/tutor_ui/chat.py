@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 import streamlit as st
 
+from tutor.answer.tutoring import QuizSession, quiz_request
 from tutor.errors import CorpusNotIndexed, TutorError
 from tutor.models import Answer, Citation, Turn
 from tutor.records import FeedbackStore, QuestionRecorder, rating_from_thumbs
@@ -18,6 +19,9 @@ from tutor_ui.text import escape_markdown, highlighted_passage, model_markdown, 
 
 MESSAGES_KEY = "messages"
 PENDING_KEY = "pending_question"
+QUIZ_KEY = "quiz"  # the QuizSession being taken (plain data), if any
+MODE_KEY = "tutor_mode"
+MODES = {"explain": "Explain", "hint": "Hint", "quiz": "Quiz"}
 WAITING_TEXT = "Looking through the course…"
 _LABEL_WORDS = 8
 
@@ -33,6 +37,7 @@ class ChatEntry:
     feedback_id: int | None = None
     record_id: int | None = None  # its row in the record of questions, which its feedback points at
     comment_saved: bool = False
+    quiz: bool = False  # a quiz turn (question, right/wrong, score): our own text, drawn as text
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])  # stable widget keys across reruns
 
 
@@ -42,6 +47,39 @@ def conversation() -> list[ChatEntry]:
 
 def new_chat() -> None:
     st.session_state[MESSAGES_KEY] = []
+    st.session_state.pop(QUIZ_KEY, None)
+
+
+def current_mode() -> str:
+    return st.session_state.get(MODE_KEY) or "explain"
+
+
+def quiz_turn(tutor: TutorService, text: str, entries: Sequence[ChatEntry]) -> ChatEntry | None:
+    """The quiz's reply when this message belongs to a quiz: an answer to the current item (graded,
+    with the passage the key is quoted from, then the next item or the score), or a request to start
+    one ("quiz me on chapter 8", or any message in quiz mode: its topic; empty means the last answer's
+    sections). None: not a quiz message."""
+    session: QuizSession | None = st.session_state.get(QUIZ_KEY)
+    if session is not None and not session.done:
+        _, feedback = session.answer(text)
+        follow = session.summary() if session.done else session.prompt()
+        if session.done:
+            st.session_state.pop(QUIZ_KEY, None)
+        return ChatEntry("assistant", f"{feedback}\n\n{follow}", quiz=True)
+    topic = quiz_request(text)
+    if topic is None and current_mode() == "quiz":
+        topic = text.strip()
+    if topic is None:
+        return None
+    last = next((e.answer for e in reversed(entries) if e.answer is not None and not e.answer.refused), None)
+    sources = [c.source for c in last.citations] if (last and not topic) else []
+    quiz = tutor.quiz(topic, count=4, sources=sources)
+    if not quiz.items:
+        return ChatEntry("assistant", f"No quiz: the course materials do not cover “{topic}”.", quiz=True)
+    session = QuizSession(quiz)
+    st.session_state[QUIZ_KEY] = session
+    return ChatEntry("assistant", f"A quiz on {topic or 'the last answer'}: {len(quiz.items)} questions. "
+                                  f"Answer each one in the chat.\n\n{session.prompt()}", quiz=True)
 
 
 def ask_later(question: str) -> None:
@@ -56,9 +94,9 @@ def take_pending() -> str | None:
 def history(entries: Sequence[ChatEntry]) -> list[Turn]:
     """The conversation so far as the answering chain sees it: a question that failed, and its error,
     are not part of it."""
-    failed = {i - 1 for i, e in enumerate(entries) if e.error}
+    failed = {i - 1 for i, e in enumerate(entries) if e.error or e.quiz}  # quiz turns are not questions
     return [Turn(e.role, e.answer.text if e.answer else e.text)
-            for i, e in enumerate(entries) if not e.error and i not in failed]
+            for i, e in enumerate(entries) if not e.error and not e.quiz and i not in failed]
 
 
 def answer_question(tutor: TutorService, question: str, entries: Sequence[ChatEntry]) -> ChatEntry:
@@ -69,7 +107,8 @@ def answer_question(tutor: TutorService, question: str, entries: Sequence[ChatEn
     waiting.caption(WAITING_TEXT)
     stream = None
     try:
-        stream = tutor.ask_stream(question, history=history(entries))
+        mode = "hint" if current_mode() == "hint" else "explain"
+        stream = tutor.ask_stream(question, history=history(entries), mode=mode)
         st.write_stream(model_markdown_stream(_clear_on_first(stream, waiting)))
         if stream.answer is None:
             raise TutorError("the answer stream ended without an answer")
