@@ -115,7 +115,7 @@ def test_steps_lead_with_the_list(indexed_service, composer, finder):
 def test_comparison_gives_a_sentence_for_each_side(indexed_service, composer, finder):
     text, _ = _answer(indexed_service, composer, finder,
                       "What is the difference between positive and negative reinforcement?")
-    from evals.text import split_sentences
+    from tutor.text import split_sentences
 
     first_two = " ".join(split_sentences(text)[:2]).lower()
     assert "positive reinforcement" in first_two and "negative reinforcement" in first_two
@@ -137,7 +137,7 @@ def test_yes_no_answer_states_the_fact(indexed_service, composer, finder):
 
 
 def test_answers_contain_no_navigation_or_dangling_sentences(indexed_service, composer, finder):
-    from evals.text import split_sentences, strip_citations
+    from tutor.text import split_sentences, strip_citations
 
     for question in ("What is learning?", "What is observational learning?", "What is memory?"):
         text, _ = _answer(indexed_service, composer, finder, question)

@@ -18,8 +18,9 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from tutor.answer.shape import Sentence, _term_pattern, definition_strength, needs_antecedent, passage_sentences
-from tutor.text import content_stems
+from tutor.answer.shape import (Sentence, _term_pattern, definition_strength, needs_antecedent, passage_sentences,
+                                tidy_sentence)
+from tutor.text import content_stems, split_sentences
 from tutor.models import Chunk, Passage, Turn
 
 Mode = Literal["explain", "hint", "quiz"]
@@ -266,10 +267,12 @@ def _cloze(entry: KeyTerm, chunks: Sequence[Chunk]) -> QuizItem | None:
     if best is None:
         return None
     _, sentence, chunk = best
+    # The quote is the passage's own sentence, as written (figure pointers and all).
+    quote = next((raw for raw in split_sentences(chunk.text) if tidy_sentence(raw) == sentence.text), sentence.text)
     blanked = pattern.sub("________", sentence.text, count=1)
     if "________" not in blanked:
         return None
-    return QuizItem(f"Fill in the blank: {blanked}", None, entry.term, [_citation(chunk, sentence.text)], entry.term)
+    return QuizItem(f"Fill in the blank: {blanked}", None, entry.term, [_citation(chunk, quote)], entry.term)
 
 
 def _entry_cloze(entry: KeyTerm) -> QuizItem:
