@@ -27,6 +27,7 @@ _BOTH = re.compile(r"^\s*(?:both|all)\s+(?:of\s+)?(?:(?P<a>[a-d])\s+and\s+(?P<b>
 _NEITHER = re.compile(r"^\s*(?:neither|none)\b", re.IGNORECASE)
 _ORDINALS = ("first", "second", "third", "fourth", "fifth")
 _ORDINAL = re.compile(r"\b(first|second|third|fourth|fifth|last|final)\s+(?:step|stage|phase|part|element)\b", re.IGNORECASE)
+_PERSON = re.compile(r"^(?:(?:Sir|Dr\.?)\s+)?(?:[A-Z][a-z’'-]+|[A-Z]\.)(?:\s+(?:[A-Z][a-z’'-]+|[A-Z]\.)){1,3}$")
 _NUMBER = re.compile(r"\b\d+(?:[.,]\d+)?\b")
 
 
@@ -78,6 +79,13 @@ class OptionPicker:
     def pick(self, stem: str, choices: Sequence[str], sentences: Sequence[Sentence]) -> ChoicePick:
         stem_stems = _stems(_BLANK.sub(" ", stem))
         sentence_stems = [_stems(s.text) for s in sentences]
+        # What the stem asks is often said in the next sentence ("According to Bandura, learning can
+        # occur by watching others… This is known as observational learning."): the stem's words are
+        # looked for in a sentence and the one after it.
+        by_key = {s.key: i for i, s in enumerate(sentences)}
+        context_stems = [stems | sentence_stems[by_key[(s.passage, s.position + 1)]]
+                         if (s.passage, s.position + 1) in by_key else stems
+                         for s, stems in zip(sentences, sentence_stems)]
         # Rare words weigh more: "amphetamine" says more about a sentence than "common treatment".
         df: dict[str, int] = {}
         for stems in sentence_stems:
@@ -96,6 +104,9 @@ class OptionPicker:
         options: list[OptionSupport] = []
         for letter, choice, own in zip(LETTERS, choices, stem_sets):
             option_stems = (own - stem_stems - shared) or (own - shared) or own
+            if _PERSON.match(choice):
+                # A person is named by the surname: "Bandura" names "Albert Bandura".
+                option_stems = _stems(choice.split()[-1]) or option_stems
             if _BOTH.match(choice) or _NEITHER.match(choice) or not option_stems:
                 options.append(OptionSupport(letter, choice, 0.0, None))
                 continue
@@ -109,7 +120,7 @@ class OptionPicker:
             for i, cosine in zip(naming, cosines):
                 stems = sentence_stems[i]
                 mention = len(option_stems & stems) / len(option_stems)
-                stem_share = sum(weight(t) for t in stem_stems & stems) / stem_weight_total
+                stem_share = sum(weight(t) for t in stem_stems & context_stems[i]) / stem_weight_total
                 score = float(cosine) + self.mention_weight * mention + self.stem_weight * stem_share
                 if sentences[i].glossary_term and definition_strength(sentences[i], choice) == 1.0:
                     score += self.glossary_bonus  # the book's own definition of this very option
