@@ -28,6 +28,8 @@ class Question:
     reference_answer: str | None = None
     choices: tuple[str, ...] = ()
     answer: str | None = None  # the right choice's letter, for multiple-choice items
+    kind: str | None = None  # the set's "type" field (teaching set: definition, steps, cause, …)
+    key_facts: tuple[str, ...] = ()  # phrases a good answer must contain ("a | b": either will do)
 
     @property
     def is_multiple_choice(self) -> bool:
@@ -112,6 +114,8 @@ def load_questions(path: Path) -> QuestionSet:
             reference_answer=row.get("reference_answer") or None,
             choices=choices,
             answer=answer if choices else None,
+            kind=str(row["type"]) if row.get("type") else None,
+            key_facts=tuple(str(f) for f in row.get("key_facts") or ()),
         ))
     return QuestionSet(path=path, questions=questions)
 

@@ -27,6 +27,7 @@ from evals.metrics.correctness import detect_choice, semantic_similarity, token_
 from evals.metrics.faithfulness import FaithfulnessScorer, is_claim, score_faithfulness
 from evals.metrics.faithfulness.offline import OfflineScorer
 from evals.metrics.refusal import score_refusal
+from evals.metrics.teaching import score_first_sentence, score_key_facts
 from evals.metrics.retrieval import score_retrieval
 from evals.report.model import EvalReport, QuestionResult
 from evals.summary import summarise
@@ -99,6 +100,14 @@ def score_answer(question: Question, answer: Answer, scorer: FaithfulnessScorer,
         flags.append("refused an answerable question: correctness 0")
     if answer.incomplete or answer.error:
         flags.append(f"answer incomplete: {answer.error or 'generation stopped early'}")
+    teaching = None
+    if question.answerable and (question.key_facts or question.is_multiple_choice):
+        facts = score_key_facts(answer.text, question.key_facts, answer.refused)
+        first = score_first_sentence(answer.text, question.key_facts, answer.refused,
+                                     question.answer if question.is_multiple_choice else None)
+        teaching = {"key_fact_coverage": facts.coverage, "missing_facts": facts.missing,
+                    "first_sentence_answers": first.answers, "first_sentence": first.first_sentence,
+                    "letter_stated_correct": first.answers if question.is_multiple_choice else None}
     return {
         "id": question.id,
         "question": question.prompt,
@@ -118,6 +127,8 @@ def score_answer(question: Question, answer: Answer, scorer: FaithfulnessScorer,
         "retrieval": retrieval.to_dict() if retrieval else None,
         "correctness": correctness,
         "refusal": score_refusal(question.answerable, answer.refused).to_dict(),
+        "teaching": teaching,
+        "kind": question.kind,
         "flags": flags,
     }
 

@@ -21,6 +21,10 @@ METRICS: dict[str, str] = {
     "answer_similarity": "MiniLM cosine between the answer and the reference answer",
     "mcq_accuracy": "share of multiple-choice items where the answer picked the right option",
     "refusal_accuracy": "share of questions refused exactly when the course does not answer them",
+    "key_fact_coverage": "share of an answer's key facts it contains (teaching sets with key_facts)",
+    "first_sentence_answers": "share of answers whose first sentence already answers (a key fact, or the right "
+                              "letter of a multiple-choice item)",
+    "mcq_letter_accuracy": "share of multiple-choice items whose answer states the right letter first",
     "unanswerable_refused": "share of unanswerable questions refused",
     "answerable_answered": "share of answerable questions answered (not refused)",
 }
@@ -67,6 +71,14 @@ def summarise(rows: Sequence[Row]) -> dict[str, MetricValue]:
         "mcq_accuracy": _metric(rows, lambda r: correctness("choice")(r) is not None,
                                 lambda r: float(bool(r.correctness.choice_correct))),
         "refusal_accuracy": _metric(rows, every, lambda r: float(r.refusal.correct)),
+        "key_fact_coverage": _metric(rows, lambda r: r.teaching is not None,
+                                     lambda r: r.teaching.key_fact_coverage, "no items with key facts"),
+        "first_sentence_answers": _metric(rows, lambda r: r.teaching is not None,
+                                          lambda r: None if r.teaching.first_sentence_answers is None
+                                          else float(r.teaching.first_sentence_answers), "no items with key facts"),
+        "mcq_letter_accuracy": _metric(rows, lambda r: r.teaching is not None
+                                       and r.teaching.letter_stated_correct is not None,
+                                       lambda r: float(r.teaching.letter_stated_correct), "no multiple-choice items"),
         "unanswerable_refused": _metric(rows, lambda r: not r.answerable, lambda r: float(r.refused),
                                         "no unanswerable questions in the set"),
         "answerable_answered": _metric(rows, lambda r: r.answerable, lambda r: float(not r.refused),

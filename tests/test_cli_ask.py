@@ -25,7 +25,9 @@ def test_ask_json_holds_answer_citations_passages_and_refused(indexed_service):
                  reuse_service=False)
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
-    assert data["refused"] is False and data["answer"].startswith("Here is what the course materials say:")
+    # No filler lead-in: the first sentence is already the answer, cited.
+    assert data["refused"] is False and not data["answer"].startswith("Here is what")
+    assert "music" in data["answer"].split("[")[0].lower()
     assert data["citations"], data
     for citation in data["citations"]:
         assert set(citation) >= {"n", "source", "title", "section", "quote", "chunk_id"}
@@ -89,3 +91,36 @@ def test_ask_answers_through_the_answerer_the_settings_select(indexed_service):
     assert [c["chunk_id"] for c in data["citations"]] == [service.generator.seen_passages[1].chunk.chunk_id]
     status = run(service, "status", "--json")
     assert json.loads(status.output)["answerer"] == "scripted"
+
+
+def test_ask_hint_mode_points_to_the_section_without_the_answer(indexed_service):
+    result = run(indexed_service, "ask", "--mode", "hint", "--json", "What is latent learning?")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["answer"].startswith("Hint: look at") and data["citations"]
+    assert "reason to demonstrate it" not in data["answer"]  # the defining clause is withheld
+
+
+def test_quiz_command_json_shape(indexed_service):
+    result = run(indexed_service, "quiz", "chapter 8", "--count", "3", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["topic"] == "chapter 8" and len(data["items"]) == 3
+    for item in data["items"]:
+        assert set(item) == {"question", "choices", "answer", "citations"}
+        assert item["citations"] and set(item["citations"][0]) == {"source", "section", "quote"}
+        if item["choices"] is not None:
+            assert item["answer"] in "ABCD"[:len(item["choices"])]
+
+
+def test_quiz_on_a_topic_the_course_lacks_says_so(indexed_service):
+    result = run(indexed_service, "quiz", "habituation")
+    assert result.exit_code != 0 and "do not cover" in result.output
+
+
+def test_chat_hint_then_reveal_and_a_quiz_with_a_score(indexed_service):
+    lines = "What is shaping?\nshow me\nquiz me on chapter 6\nA\nB\n/quit\n"
+    result = run(indexed_service, "chat", "--mode", "hint", input=lines)
+    assert result.exit_code == 0, result.output
+    assert "Hint: look at" in result.output and "Here is the answer from the course." in result.output
+    assert "Question 1 of 4" in result.output and ("Right." in result.output or "Not quite" in result.output)

@@ -515,3 +515,28 @@ def test_students_still_get_answers_when_the_records_database_is_down(course: Pa
     at = _ask(_app(), "What is encoding?")
     assert "\\[1\\]" in at.chat_message[1].markdown[0].value  # answered, just not recorded
     assert not at.feedback  # no thumbs that could not be stored
+def test_hint_mode_then_reveal(course: Path) -> None:
+    at = _app()
+    assert at.get("button_group"), "the mode control is on the chat page"
+    at.session_state["tutor_mode"] = "hint"
+    _ask(at, "What is latent learning?")
+    hint = at.session_state["messages"][-1].answer
+    assert hint.text.startswith("Hint: look at") and hint.citations
+    _ask(at, "show me")
+    reveal = at.session_state["messages"][-1].answer
+    assert reveal.text.startswith("Here is the answer from the course.") and "reason to demonstrate" in reveal.text
+
+
+def test_quiz_flow_grades_answers_and_ends_with_a_score(course: Path) -> None:
+    at = _app()
+    at.session_state["tutor_mode"] = "quiz"
+    _ask(at, "chapter 6")
+    session = at.session_state["quiz"]
+    first = session.quiz.items[0]
+    assert "Question 1 of 4" in at.session_state["messages"][-1].text
+    _ask(at, first.answer)  # the key itself: right
+    assert at.session_state["messages"][-1].text.startswith("Right.")
+    for _ in range(3):
+        _ask(at, "zzz")  # wrong on purpose
+    last = at.session_state["messages"][-1].text
+    assert "Not quite" in last and "Quiz finished: 1 of 4 right." in last

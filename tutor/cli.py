@@ -189,12 +189,17 @@ def _render_answer(answer, *, show_sources: bool = True) -> None:
         click.echo(f"      “{citation.quote}”")
 
 
+_ASK_MODES = click.Choice(["explain", "hint"])
+
+
 @main.command("ask")
 @click.argument("question")
+@click.option("--mode", type=_ASK_MODES, default="explain", show_default=True,
+              help="explain: the answer, cited; hint: a guiding question that points to the section.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print the answer, citations, retrieved passages with scores and `refused` as JSON.")
 @click.pass_context
-def ask_command(ctx: click.Context, question: str, as_json: bool) -> None:
+def ask_command(ctx: click.Context, question: str, mode: str, as_json: bool) -> None:
     """Answer QUESTION from the course documents, citing its sources [n].
 
     Exits 1 when the language model failed (no answer, or an incomplete one), so scripts can tell."""
@@ -205,10 +210,10 @@ def ask_command(ctx: click.Context, question: str, as_json: bool) -> None:
     service = _service(ctx)
     started = time.perf_counter()
     if as_json:
-        answer = service.ask(question)
+        answer = service.ask(question, mode=mode)
         click.echo(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
     else:
-        stream = service.ask_stream(question)
+        stream = service.ask_stream(question, mode=mode)
         for delta in stream:
             click.echo(delta, nl=False)
         click.echo()
@@ -219,18 +224,46 @@ def ask_command(ctx: click.Context, question: str, as_json: bool) -> None:
         sys.exit(1)
 
 
-@main.command("chat")
+@main.command("quiz")
+@click.argument("topic", nargs=-1, required=True)
+@click.option("--count", default=4, show_default=True, type=click.IntRange(1, 20), help="Number of questions.")
+@click.option("--json", "as_json", is_flag=True, help="Print the quiz as JSON (answer keys included).")
 @click.pass_context
-def chat_command(ctx: click.Context) -> None:
-    """A conversation in the terminal: one question a line; /new starts over, /quit or EOF ends."""
+def quiz_command(ctx: click.Context, topic: tuple[str, ...], count: int, as_json: bool) -> None:
+    """A quiz on TOPIC ("chapter 8", "reinforcement"): cloze and multiple-choice items on the key
+    terms of the best-matching sections, each with its answer key quoted from a cited passage."""
+    quiz = _service(ctx).quiz(" ".join(topic), count=count)
+    if as_json:
+        click.echo(json.dumps(quiz.to_dict(), indent=2, ensure_ascii=False))
+        return
+    if not quiz.items:
+        raise click.ClickException(f"No quiz: the course materials do not cover “{quiz.topic}”.")
+    from tutor.answer.tutoring import item_text
+
+    for number, item in enumerate(quiz.items, start=1):
+        click.echo(item_text(item, number, len(quiz.items)))
+        answer = f"{item.answer}. {item.choices['ABCD'.index(item.answer)]}" if item.choices else item.answer
+        click.echo(f"  Answer: {answer} — “{item.citations[0].quote}” ({item.citations[0].source})\n")
+
+
+@main.command("chat")
+@click.option("--mode", type=click.Choice(["explain", "hint", "quiz"]), default="explain", show_default=True,
+              help="explain: answers; hint: guiding questions first; quiz: each line is a topic to be quizzed on.")
+@click.pass_context
+def chat_command(ctx: click.Context, mode: str) -> None:
+    """A conversation in the terminal: one question a line; /new starts over, /quit or EOF ends.
+    "quiz me on TOPIC" (or any line in --mode quiz) starts a quiz: answer each item on its own line."""
     import time
 
+    from tutor.answer.tutoring import QuizSession, quiz_request
     from tutor.models import Turn
     from tutor.records import new_session_id
 
     service = _service(ctx)
     session_id = new_session_id()  # one pseudonym for the whole terminal conversation
     history: list[Turn] = []
+    session: QuizSession | None = None
+    last_sources: list[str] = []  # files the last answer cited: a bare "quiz me" quizzes on them
     interactive = sys.stdin.isatty()
     click.echo("Ask about the course. /new starts a new conversation, /quit ends.", err=True)
     while True:
@@ -243,12 +276,29 @@ def chat_command(ctx: click.Context) -> None:
         if not question:
             continue
         if question == "/new":
-            history = []
+            history, session = [], None
             click.echo("(new conversation)", err=True)
+            continue
+        if session is not None:
+            _, feedback = session.answer(question)
+            click.echo(f"tutor> {feedback}")
+            click.echo(session.prompt() if not session.done else session.summary())
+            if session.done:
+                session = None
+            continue
+        topic = quiz_request(question) if mode != "quiz" else (quiz_request(question) or question)
+        if topic is not None:
+            quiz = service.quiz(topic, sources=last_sources if not topic else ())
+            if not quiz.items:
+                click.echo(f"tutor> No quiz: the course materials do not cover “{topic}”.")
+                continue
+            session = QuizSession(quiz)
+            click.echo(f"tutor> A quiz on {topic or 'the last answer'} ({len(quiz.items)} questions).")
+            click.echo(session.prompt())
             continue
         click.echo("tutor> ", nl=False)
         started = time.perf_counter()
-        stream = service.ask_stream(question, history)
+        stream = service.ask_stream(question, history, mode="hint" if mode == "hint" else "explain")
         for delta in stream:
             click.echo(delta, nl=False)
         click.echo()
@@ -257,6 +307,7 @@ def chat_command(ctx: click.Context) -> None:
         _record(ctx, answer, session_id=session_id, channel="chat", started=started)
         click.echo()
         history += [Turn("user", question), Turn("assistant", answer.text)]
+        last_sources = [c.source for c in answer.citations] or last_sources
 
 
 @main.command("insights")

@@ -27,7 +27,7 @@ from langchain_core.embeddings import Embeddings
 
 from tutor.errors import CorpusNotIndexed
 from tutor.lexical import LexicalIndex, lexical_document, shared_lexical_index  # noqa: F401  (lexical_document: used by callers)
-from tutor.models import Passage
+from tutor.models import Chunk, Passage
 from tutor.relevance import RelevanceFloor, stored_floor
 from tutor.ranking import diversify, order_by_sections, reciprocal_rank_fusion
 from tutor.store import ChunkStore
@@ -243,6 +243,21 @@ class Retriever:
                                  embedding_function=self.queries.embedder)
             self._dense_over = self.store.collection
         return self._dense
+
+    def indexed_chunks(self) -> tuple[str, list[Chunk]]:
+        """Every indexed chunk (read from the store in batches) with the index's change marker, which
+        tells callers when to forget what they derived. O(corpus): for a quiz, not for every question."""
+        index = self._lexical()
+        return str(index.marker), self.store.all_chunks()
+
+    def chunks_mentioning(self, text: str, limit: int = 100) -> tuple[str, list[Chunk]]:
+        """The chunks sharing most words with `text` by BM25 (at most `limit`, best first), with the
+        index's change marker: where the course names or defines a term, at the cost of one lookup."""
+        index = self._lexical()
+        with index.lock:
+            ids = index.top(index.scores(text), limit)
+            marker = str(index.marker)
+        return marker, [chunk for chunk, _ in self.store.get_chunks(ids)]
 
     def search(self, question: str, k: int = 5, mode: Mode = "hybrid", *, apply_threshold: bool = True) -> list[Passage]:
         """The k best passages for the question. With apply_threshold, passages whose cosine

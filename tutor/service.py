@@ -21,6 +21,7 @@ from tutor.embeddings import PACKAGED_NAME, SentenceTransformerEmbedder, build_e
 from tutor.errors import EmbeddingModelMismatch, TutorError
 from tutor.ingest import FileOutcome, IngestReport, ingest, rebuild, remove_documents, write_lock, write_lock_path
 from tutor.locks import is_held
+from tutor.answer.tutoring import Quiz, build_quiz, quiz_sources, quiz_topic_covered
 from tutor.models import Answer, Turn
 from tutor.retrieve import QueryEmbeddingCache, Retriever
 from tutor.settings import Settings, packaged_embedding_model
@@ -164,13 +165,27 @@ class TutorService:
             embedder = SentenceTransformerEmbedder(packaged_embedding_model(), self.settings.embedding_batch_size)
         return InjectionClassifier.load(embedder)
 
-    def ask(self, question: str, history: Sequence[Turn] = ()) -> Answer:
-        """Answer one question (with the conversation so far, oldest turn first)."""
-        return self.answer_graph.invoke(question, history)
+    def ask(self, question: str, history: Sequence[Turn] = (), mode: str = "explain") -> Answer:
+        """Answer one question (with the conversation so far, oldest turn first). `mode` "hint" gives a
+        Socratic turn instead of the answer, and checks the student's reply to it."""
+        return self.answer_graph.invoke(question, history, _mode(mode))
 
-    def ask_stream(self, question: str, history: Sequence[Turn] = ()) -> AnswerStream:
+    def ask_stream(self, question: str, history: Sequence[Turn] = (), mode: str = "explain") -> AnswerStream:
         """Like ask, streaming: iterate for text deltas, then read `.answer` (an AnswerStream)."""
-        return self.answer_graph.stream(question, history)
+        return self.answer_graph.stream(question, history, _mode(mode))
+
+    def quiz(self, topic: str, count: int = 4, sources: Sequence[str] = ()) -> Quiz:
+        """A quiz on the key terms of the sections that best match `topic` ("chapter 8",
+        "reinforcement"), or of `sources` (e.g. the files the last answer cited). No items when the
+        course does not cover the topic."""
+        fingerprint, chunks = self.retriever.indexed_chunks()
+        topic = topic.strip()
+        ranked = list(sources)
+        if not ranked and topic:
+            if not quiz_topic_covered(topic, self.answer_graph.definitions):
+                return Quiz(topic, [])
+            ranked = [p.chunk.source for p in self.retriever.search(topic, k=8)]
+        return build_quiz(topic, quiz_sources(topic, ranked, chunks), chunks, count=max(1, count))
 
     def starters(self, limit: int = 4) -> list[str]:
         """Suggested first questions, drawn from the indexed course's headings (for an empty chat).
@@ -209,3 +224,9 @@ class TutorService:
             self.retriever.invalidate()
         if "answer_graph" in self.__dict__:
             self.answer_graph.guard = self._guard_config()
+
+
+def _mode(mode: str) -> str:
+    if mode not in ("explain", "hint"):
+        raise ValueError(f"mode {mode!r} is not a mode for ask; use explain or hint (quizzes: TutorService.quiz)")
+    return mode

@@ -85,6 +85,16 @@ class CitedPassage(_Record):
     quote: str = ""
 
 
+class Teaching(_Record):
+    """Does the answer teach: key facts it contains, and whether its first sentence answers."""
+
+    key_fact_coverage: float | None = None
+    missing_facts: list[str] = Field(default_factory=list)
+    first_sentence_answers: bool | None = None
+    first_sentence: str = ""
+    letter_stated_correct: bool | None = None  # multiple choice: the right letter stated first
+
+
 class QuestionResult(_Record):
     """Every score of one answered question."""
 
@@ -99,6 +109,7 @@ class QuestionResult(_Record):
     retrieval: RetrievalResult | None = None
     correctness: Correctness | None = None
     refusal: Refusal | None = None
+    teaching: Teaching | None = None
     flags: list[str] = Field(default_factory=list)
 
     def tracked(self) -> dict[str, Any]:

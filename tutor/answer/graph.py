@@ -26,6 +26,9 @@ from langgraph.graph import END, START, StateGraph
 
 from tutor.answer.citations import CitationRewriter, citations_for, tidy, uncited_sentences, weak_support
 from tutor.answer.condense import Condenser
+from tutor.answer.definitions import DefinitionFinder, unsupported_terms, with_definitions
+from tutor.answer.questions import classify
+from tutor.answer.tutoring import previous_hint
 from tutor.answer.generators import Generator
 from tutor.answer.guard import GuardConfig, GuardDecision, check, refusal_message
 from tutor.answer.injection import InjectionClassifier
@@ -41,6 +44,8 @@ class AnswerState(TypedDict, total=False):
 
     question: str  # as the student typed it (input)
     history: list[Turn]  # the conversation so far, oldest first (input)
+    mode: str  # "explain" (default) or "hint" (input)
+    hinted: str | None  # condense: the question a hint was given for, when this message answers the hint
     standalone: str  # condense: the question rewritten to stand alone
     passages: list[Passage]  # retrieve: above the relevance threshold, what the generator may cite
     nearest: list[Passage]  # retrieve: the best regardless of threshold, named in a refusal
@@ -63,6 +68,7 @@ class AnswerGraph:
         self.top_k = top_k
         self.guard = guard
         self.injection = injection  # the guard's second signal; None: the explicit policy alone
+        self.definitions = DefinitionFinder(retriever.chunks_mentioning) if retriever is not None else None
         builder = StateGraph(AnswerState)
         builder.add_node("condense", self._condense)
         builder.add_node("retrieve", self._retrieve)
@@ -79,28 +85,48 @@ class AnswerGraph:
         builder.add_edge("validate", END)
         self.graph = builder.compile()
 
-    def stream(self, question: str, history: Sequence[Turn] = ()) -> AnswerStream:
-        return AnswerStream(self.graph, {"question": question, "history": list(history)})
+    def stream(self, question: str, history: Sequence[Turn] = (), mode: str = "explain") -> AnswerStream:
+        return AnswerStream(self.graph, {"question": question, "history": list(history), "mode": mode})
 
-    def invoke(self, question: str, history: Sequence[Turn] = ()) -> Answer:
-        return self.graph.invoke({"question": question, "history": list(history)})["answer"]
+    def invoke(self, question: str, history: Sequence[Turn] = (), mode: str = "explain") -> Answer:
+        return self.graph.invoke({"question": question, "history": list(history), "mode": mode})["answer"]
 
     # --- nodes ------------------------------------------------------------------------------------
 
     def _condense(self, state: AnswerState) -> AnswerState:
         question, history = state["question"], state["history"]
-        return {"standalone": self.condenser.condense(history, question) if history else question.strip()}
+        if state.get("mode") == "hint":
+            # A reply to a hint ("show me", or the student's attempt) is about the hinted question.
+            hinted = previous_hint(history)
+            if hinted is not None:
+                return {"standalone": hinted[0], "hinted": hinted[0]}
+        return {"standalone": self.condenser.condense(history, question) if history else question.strip(),
+                "hinted": None}
 
     def _retrieve(self, state: AnswerState) -> AnswerState:
         question = state["standalone"]
         passages = self.retriever.search(question, k=self.top_k)
         nearest = passages or self.retriever.search(question, k=self.guard.nearest_sections, apply_threshold=False)
+        shape = classify(question)
+        if passages and self.definitions is not None and shape.kind in ("definition", "example", "comparison"):
+            # The passage that defines the asked term, when retrieval ranked only passages about it.
+            passages = with_definitions(shape.terms, passages, self.definitions)
         return {"passages": passages, "nearest": nearest}
 
     def _guard(self, state: AnswerState) -> AnswerState:
         # The policy also reads what the student typed: a rewrite must not hide a request.
-        return {"decision": check(state["standalone"], state["passages"], state["nearest"], self.guard,
-                                  typed=state["question"], injection=self.injection)}
+        decision = check(state["standalone"], state["passages"], state["nearest"], self.guard,
+                         typed=state["question"], injection=self.injection)
+        if not decision.refused and self.definitions is not None:
+            # Honest scope: the asked term itself must be in the course, not merely its field
+            # ("What is habituation?" retrieves passages on learning, none of which names it).
+            shape = classify(state["standalone"])
+            if shape.terms and shape.kind != "mcq" and unsupported_terms(
+                    shape.terms, state["passages"], self.definitions, lenient=shape.kind == "comparison"):
+                near = [p for p in state["nearest"] if (p.dense_score or 0.0) >= self.guard.near_section_relevance]
+                decision = GuardDecision(True, "not_in_course",
+                                         refusal_message("not_in_course", near, self.guard.nearest_sections))
+        return {"decision": decision}
 
     def _refuse(self, state: AnswerState) -> AnswerState:
         message = state["decision"].message or ""
@@ -119,7 +145,9 @@ class AnswerGraph:
                 parts.append(text)
                 write(text)
 
-        deltas = self.generator.stream(state["standalone"], state["passages"], state["history"])
+        deltas = self.generator.stream(state["standalone"], state["passages"], state["history"],
+                                       mode=state.get("mode") or "explain", reply=state["question"]
+                                       if state.get("hinted") else None)
         try:
             for delta in deltas:
                 if cancel is not None and cancel.is_set():

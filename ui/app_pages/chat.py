@@ -7,8 +7,9 @@ import time
 import streamlit as st
 
 from tutor_ui import resources
-from tutor_ui.chat import (ChatEntry, answer_question, ask_later, conversation, conversation_markdown, record_reply,
-                           render_answer, render_feedback, render_user, take_pending)
+from tutor_ui.chat import (MODE_KEY, MODES, ChatEntry, answer_question, ask_later, conversation,
+                           conversation_markdown, quiz_turn, record_reply, render_answer, render_feedback,
+                           render_user, take_pending)
 from tutor_ui.saved import browser_session_id, forget_chat, new_chat, render_chat_list, restore_chat, save_chat
 from tutor_ui.text import escape_markdown
 
@@ -55,6 +56,8 @@ for entry in messages:
     with st.chat_message(entry.role):
         if entry.role == "user":
             render_user(entry.text)
+        elif entry.quiz:
+            st.markdown(escape_markdown(entry.text).replace("\n", "  \n"))
         elif entry.answer is not None:
             render_answer(entry.answer, tutor, key=entry.id)
             if feedback is not None:
@@ -62,14 +65,22 @@ for entry in messages:
         else:
             st.error(escape_markdown(entry.text), icon=":material/error:")
 
+# The tutoring mode, just above the (bottom-pinned) chat input: explain, hint (a guiding question
+# first), or quiz (each message is a topic, then the answers to its questions).
+st.segmented_control("Mode", options=list(MODES), format_func=MODES.get, key=MODE_KEY, default="explain",
+                     help="Explain: the answer with its sources. Hint: a guiding question first; reply with your "
+                          "answer or “show me”. Quiz: type a topic (“chapter 8”), then answer each question.")
+
 if question and question.strip():
     with st.chat_message("user"):
         render_user(question)
     with st.chat_message("assistant"):
         started = time.perf_counter()
-        reply = answer_question(tutor, question, messages, warm_up=resources.warm_up_done(tutor))
-    record_reply(resources.recorder(), reply, session_id=resources.record_session_id(),
-                 latency_s=time.perf_counter() - started)
+        reply = quiz_turn(tutor, question, messages) or answer_question(
+            tutor, question, messages, warm_up=resources.warm_up_done(tutor))
+    if not reply.quiz:
+        record_reply(resources.recorder(), reply, session_id=resources.record_session_id(),
+                     latency_s=time.perf_counter() - started)
     messages += [ChatEntry("user", question), reply]
     if saved is not None:
         save_chat(saved, session_id, messages)

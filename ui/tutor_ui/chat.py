@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 import streamlit as st
 
+from tutor.answer.tutoring import QuizSession, quiz_request
 from tutor.errors import CorpusNotIndexed, TutorError
 from tutor.answer.guard import near_passages, refusal_headline
 from tutor.models import Answer, Turn
@@ -27,6 +28,10 @@ STEP_FINDING = "Finding passages in the course…"
 STEP_WRITING = "Writing the answer…"
 WARM_UP_WAIT = 120.0  # seconds; past this the question goes ahead and reports whatever fails
 REFUSAL_FEEDBACK = {"Yes": "up", "No, the course covers it": "down"}
+QUIZ_KEY = "quiz"  # the QuizSession being taken (plain data), if any
+MODE_KEY = "tutor_mode"
+MODES = {"explain": "Explain", "hint": "Hint", "quiz": "Quiz"}
+_LABEL_WORDS = 8
 
 
 @dataclass
@@ -40,11 +45,49 @@ class ChatEntry:
     feedback_id: int | None = None
     record_id: int | None = None  # its row in the record of questions, which its feedback points at
     comment_saved: bool = False
+    quiz: bool = False  # a quiz turn (question, right/wrong, score): our own text, drawn as text
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])  # stable widget keys across reruns
 
 
 def conversation() -> list[ChatEntry]:
     return st.session_state.setdefault(MESSAGES_KEY, [])
+
+
+def end_quiz() -> None:
+    """A new or reopened chat leaves any quiz being taken."""
+    st.session_state.pop(QUIZ_KEY, None)
+
+
+def current_mode() -> str:
+    return st.session_state.get(MODE_KEY) or "explain"
+
+
+def quiz_turn(tutor: TutorService, text: str, entries: Sequence[ChatEntry]) -> ChatEntry | None:
+    """The quiz's reply when this message belongs to a quiz: an answer to the current item (graded,
+    with the passage the key is quoted from, then the next item or the score), or a request to start
+    one ("quiz me on chapter 8", or any message in quiz mode: its topic; empty means the last answer's
+    sections). None: not a quiz message."""
+    session: QuizSession | None = st.session_state.get(QUIZ_KEY)
+    if session is not None and not session.done:
+        _, feedback = session.answer(text)
+        follow = session.summary() if session.done else session.prompt()
+        if session.done:
+            st.session_state.pop(QUIZ_KEY, None)
+        return ChatEntry("assistant", f"{feedback}\n\n{follow}", quiz=True)
+    topic = quiz_request(text)
+    if topic is None and current_mode() == "quiz":
+        topic = text.strip()
+    if topic is None:
+        return None
+    last = next((e.answer for e in reversed(entries) if e.answer is not None and not e.answer.refused), None)
+    sources = [c.source for c in last.citations] if (last and not topic) else []
+    quiz = tutor.quiz(topic, count=4, sources=sources)
+    if not quiz.items:
+        return ChatEntry("assistant", f"No quiz: the course materials do not cover “{topic}”.", quiz=True)
+    session = QuizSession(quiz)
+    st.session_state[QUIZ_KEY] = session
+    return ChatEntry("assistant", f"A quiz on {topic or 'the last answer'}: {len(quiz.items)} questions. "
+                                  f"Answer each one in the chat.\n\n{session.prompt()}", quiz=True)
 
 
 def ask_later(question: str) -> None:
@@ -59,9 +102,9 @@ def take_pending() -> str | None:
 def history(entries: Sequence[ChatEntry]) -> list[Turn]:
     """The conversation so far as the answering chain sees it: a question that failed, and its error,
     are not part of it."""
-    failed = {i - 1 for i, e in enumerate(entries) if e.error}
+    failed = {i - 1 for i, e in enumerate(entries) if e.error or e.quiz}  # quiz turns are not questions
     return [Turn(e.role, e.answer.text if e.answer else e.text)
-            for i, e in enumerate(entries) if not e.error and i not in failed]
+            for i, e in enumerate(entries) if not e.error and not e.quiz and i not in failed]
 
 
 def answer_question(tutor: TutorService, question: str, entries: Sequence[ChatEntry],
@@ -79,7 +122,8 @@ def answer_question(tutor: TutorService, question: str, entries: Sequence[ChatEn
             progress.update(label=STEP_LOADING)
             warm_up.wait(timeout=WARM_UP_WAIT)
             progress.update(label=STEP_FINDING)
-        stream = tutor.ask_stream(question, history=history(entries))
+        mode = "hint" if current_mode() == "hint" else "explain"
+        stream = tutor.ask_stream(question, history=history(entries), mode=mode)
         st.write_stream(model_markdown_stream(_step_on_first(stream, progress)))
         if stream.answer is None:
             raise TutorError("the answer stream ended without an answer")

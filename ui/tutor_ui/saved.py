@@ -18,7 +18,7 @@ import streamlit as st
 
 from tutor.errors import ChatNotFound
 from tutor.records import ChatMessage, SavedChats
-from tutor_ui.chat import MESSAGES_KEY, ChatEntry
+from tutor_ui.chat import MESSAGES_KEY, ChatEntry, end_quiz
 from tutor_ui.text import escape_markdown
 
 SESSION_PARAM, CHAT_PARAM = "s", "c"
@@ -73,6 +73,7 @@ def save_chat(store: SavedChats, session_id: str, entries: Sequence[ChatEntry]) 
 def new_chat() -> None:
     """Start over; the chat so far stays in the list (it was saved after its last answer)."""
     st.session_state[MESSAGES_KEY] = []
+    end_quiz()
     st.session_state[CHAT_KEY] = None
     st.query_params.pop(CHAT_PARAM, None)
 

@@ -27,8 +27,10 @@ class Generator(Protocol):
     name: str  # "offline", "scripted" or the model name; shown discreetly in the UI
     uses_llm: bool  # True: it follows the LLM prompt, so follow-ups are condensed by the same endpoint
 
-    def stream(self, question: str, passages: Sequence[Passage], history: Sequence[Turn] = ()) -> Iterator[str]:
-        """Yield pieces of the answer text. Raise GenerationInterrupted (after yielding what there
+    def stream(self, question: str, passages: Sequence[Passage], history: Sequence[Turn] = (), *,
+               mode: str = "explain", reply: str | None = None) -> Iterator[str]:
+        """Yield pieces of the answer text, for the tutoring mode ("explain" or "hint"; `reply` is the
+        student's answer to a previous hint). Raise GenerationInterrupted (after yielding what there
         was) when the answer could not be finished, GenerationError when nothing could be produced."""
         ...
 

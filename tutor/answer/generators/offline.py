@@ -1,103 +1,154 @@
 """The offline generator: answers with the passages' own sentences, so it cannot say anything the
-course does not. It picks the sentences most similar to the question (MiniLM cosine plus word
-overlap), drops near-repeats, keeps them in reading order and cites each one [n].
+course does not, and shapes them to teach. It decides what the question asks (questions.py), leads
+with the sentence that answers it — the defining sentence, the list of steps, the causes, a sentence
+for each side of a comparison, the example — and follows with a few supporting sentences that read on
+their own (shape.py); a pasted multiple-choice item gets the chosen letter first, its supporting
+sentence, and why the runner-up is wrong when the passages say so (choices.py). Every sentence is
+cited [n]; its only words of its own are the letter line and the "Not C (…)" line.
 
-Only a bounded number of candidate sentences is embedded (pre-selected by word overlap): the
-answer has to arrive in well under the time a student notices.
+Sentence vectors are cached by text: the passages of a conversation's follow-ups, or of a question
+asked twice, are embedded once.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
-from tutor.directives import is_directive
+from tutor.answer.choices import OptionPicker
+from tutor.answer.questions import QuestionShape, classify
+from tutor.answer.shape import AnswerShaper, ShapedAnswer, Sentence, definition_strength, passage_sentences, \
+    readable, render_glossary
+from tutor.answer.tutoring import Hint, check_attempt, choice_hint, hint_text, make_hint, wants_reveal
 from tutor.models import Passage, Turn
-from tutor.retrieve import Query, QueryEmbeddingCache
-from tutor.text import cite, content_stems, split_sentences, strip_citations
+from tutor.retrieve import QueryEmbeddingCache
+from tutor.text import cite, heading_label
 
+# Kept for answers written before the shaped composer (and recognised as no claim by the validator).
 LEAD_IN = "Here is what the course materials say:"
 
 
-@dataclass(frozen=True)
-class _Candidate:
-    passage: int  # 0-based index into the passages
-    position: int  # sentence order within the passage
-    text: str
-    overlap: float
-
-
 class OfflineComposer:
-    """Generator "offline": extractive, deterministic, every sentence cited."""
+    """Generator "offline": shaped by the question's kind, deterministic, every sentence cited."""
 
     name = "offline"
     uses_llm = False
 
-    def __init__(self, queries: QueryEmbeddingCache, *, max_sentences: int = 4, max_candidates: int = 8,
-                 max_passages: int = 5, redundancy: float = 0.8, min_score: float = 0.25,
-                 embed_words: int = 25, choice_bonus: float = 1.0) -> None:
+    def __init__(self, queries: QueryEmbeddingCache, *, max_sentences: int = 4, embed_words: int = 40,
+                 redundancy: float = 0.8) -> None:
         self.queries = queries
         self.max_sentences = max_sentences
-        self.max_candidates = max_candidates
         self.embed_words = embed_words
-        self.choice_bonus = choice_bonus
-        self.max_passages = max_passages
         self.redundancy = redundancy
-        self.min_score = min_score
-        # Sentence vectors by text: the passages of a conversation's follow-ups, or of a question
-        # asked twice, are embedded once.
+        self.shaper = AnswerShaper(self.similarity, max_sentences=max_sentences, redundancy=redundancy)
+        self.picker = OptionPicker(self.similarity)
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = 4096
         self._lock = threading.Lock()
 
-    def stream(self, question: str, passages: Sequence[Passage], history: Sequence[Turn] = ()) -> Iterator[str]:
-        chosen = self.select(question, passages)
-        if not chosen:
-            return
-        yield LEAD_IN
-        previous_passage = None
-        for candidate in chosen:
-            # A new paragraph when the answer moves to another passage keeps sources visually apart.
-            yield "\n\n" if candidate.passage != previous_passage else " "
-            previous_passage = candidate.passage
-            yield cite(candidate.text, candidate.passage + 1)
-
-    def select(self, question: str, passages: Sequence[Passage]) -> list[_Candidate]:
-        """The answer's sentences, in reading order: best passage first, document order within it."""
-        query = Query.parse(question)
-        question_stems = content_stems(query.lexical_text)
-        choice_stems = [stems for stems in map(content_stems, query.choices) if stems]
-        candidates = self._candidates(passages, question_stems, choice_stems)
-        if not candidates:
+    def similarity(self, query: str, texts: Sequence[str]) -> list[float]:
+        """MiniLM cosine of the query to each text (a sentence's first `embed_words` words carry its
+        topic and bound the encoder's work)."""
+        if not texts:
             return []
-        query_vector = self.queries.embed_query(query.dense_text)
-        # A sentence's opening words carry its topic; embedding at most `embed_words` of them
-        # bounds the encoder's work for long sentences.
-        vectors = self._sentence_vectors([" ".join(c.text.split()[:self.embed_words]) for c in candidates])
-        # Cosine decides; word overlap breaks near-ties toward sentences that use the question's
-        # terms; a small prior prefers the passages retrieval ranked higher.
-        scores = [float(vectors[i] @ query_vector) + 0.15 * c.overlap - 0.02 * c.passage
-                  for i, c in enumerate(candidates)]
-        picked: list[int] = []
-        for i in sorted(range(len(candidates)), key=lambda i: (-scores[i], i)):
-            if len(picked) == self.max_sentences:
-                break
-            if picked and scores[i] < max(self.min_score, scores[picked[0]] - 0.35):  # off the point
-                break
-            if any(float(vectors[i] @ vectors[j]) > self.redundancy for j in picked):
-                continue
-            picked.append(i)
-        best_of_passage: dict[int, float] = {}
-        for i in picked:
-            p_index = candidates[i].passage
-            best_of_passage[p_index] = max(best_of_passage.get(p_index, scores[i]), scores[i])
-        picked.sort(key=lambda i: (-best_of_passage[candidates[i].passage], candidates[i].passage,
-                                   candidates[i].position))
-        return [candidates[i] for i in picked]
+        vectors = self._sentence_vectors([" ".join(t.split()[:self.embed_words]) for t in texts])
+        return [float(v) for v in vectors @ np.asarray(self.queries.embed_query(query))]
+
+    def shape(self, question: str, passages: Sequence[Passage]) -> ShapedAnswer:
+        """The explain-mode answer's sentences (hint mode cuts the first one)."""
+        return self.shaper.shape(question, classify(question), passages)
+
+    def stream(self, question: str, passages: Sequence[Passage], history: Sequence[Turn] = (), *,
+               mode: str = "explain", reply: str | None = None) -> Iterator[str]:
+        if mode == "hint":
+            yield from self._hint(question, passages, reply)
+            return
+        yield from self._explain(question, passages)
+
+    def _explain(self, question: str, passages: Sequence[Passage]) -> Iterator[str]:
+        shape = classify(question)
+        if shape.is_multiple_choice:
+            yield from self._multiple_choice(shape, passages)
+            return
+        shaped = self.shaper.shape(question, shape, passages)
+        previous = None
+        for sentence, text in zip(shaped.sentences, shaped.texts):
+            if previous is not None:
+                # A new paragraph when the answer moves to another passage keeps sources visually apart.
+                yield "\n\n" if sentence.passage != previous else " "
+            previous = sentence.passage
+            yield cite(text, sentence.passage + 1)
+
+    def _hint(self, question: str, passages: Sequence[Passage], reply: str | None) -> Iterator[str]:
+        """A Socratic turn: point to the section and have the student finish the answer sentence; on
+        the next message, check the attempt (or honour "show me") and reveal the answer."""
+        hint = self.hint_for(question, passages)
+        if hint is None:
+            return
+        if reply is None:
+            chunk = passages[hint.passage].chunk
+            yield hint_text(hint, heading_label(chunk.title, chunk.section))
+            return
+        if wants_reveal(reply):
+            yield "Here is the answer from the course. "
+        elif hint.choice_letter:
+            letter = re.match(r"^\W*([A-Ja-j])\b", reply)
+            right = bool(letter and letter.group(1).upper() == hint.choice_letter) or (
+                hint.hidden.lower() in reply.lower())
+            yield "Yes — that is what the course says. " if right else "Not quite. "
+        else:
+            check = check_attempt(reply, hint.hidden, hint.shown)
+            yield "Yes — that matches the course. " if check.correct else "Not quite: here is what the course says. "
+        yield from self._explain(question, passages)
+
+    def hint_for(self, question: str, passages: Sequence[Passage]) -> Hint | None:
+        """The hint for a question: deterministic, so the turn that checks an attempt rebuilds it."""
+        shape = classify(question)
+        if shape.is_multiple_choice:
+            sentences = [s for s in passage_sentences(passages, max_passages=len(passages)) if readable(s)]
+            pick = self.picker.pick(shape.stem, shape.choices, sentences)
+            if pick.chosen is None or pick.chosen.sentence is None or pick.negated:
+                return None
+            return choice_hint(pick.chosen.sentence, _text(pick.chosen.sentence), pick.chosen.choice,
+                               pick.chosen.letter)
+        shaped = self.shaper.shape(question, shape, passages)
+        if not shaped.sentences:
+            return None
+        return make_hint(shaped.sentences[0], shaped.texts[0], shape.terms[0] if shape.terms else None)
+
+    def _multiple_choice(self, shape: QuestionShape, passages: Sequence[Passage]) -> Iterator[str]:
+        sentences = [s for s in passage_sentences(passages, max_passages=len(passages))
+                     if readable(s) or (s.evidence_only and len(s.text.split()) >= 3)]
+        pick = self.picker.pick(shape.stem, shape.choices, sentences)
+        if pick.chosen is None:
+            close = [o for o in sorted(pick.options, key=lambda o: -o.score)[:2]]
+            names = " and ".join(f"{o.letter} ({o.choice})" for o in close)
+            yield f"The course passages do not clearly settle which option is right; the closest are {names}."
+            for option in close:
+                if option.sentence is not None:
+                    yield " " + cite(_text(option.sentence), option.sentence.passage + 1)
+            return
+        chosen = pick.chosen
+        if pick.negated:
+            support = next((o for o in sorted(pick.options, key=lambda o: -o.score) if o.sentence), None)
+            yield f"**{chosen.letter}. {chosen.choice}** — the passages support the other options, not this one"
+            if support and support.sentence:
+                yield ": " + cite(_text(support.sentence), support.sentence.passage + 1)
+            else:
+                yield "."
+            return
+        assert chosen.sentence is not None
+        yield f"**{chosen.letter}. {chosen.choice}** — " + cite(_text(chosen.sentence), chosen.sentence.passage + 1)
+        runner = pick.runner_up
+        if runner is not None and runner.sentence is not None and runner.sentence.key != chosen.sentence.key \
+                and _defines(runner.sentence, runner.choice):
+            yield (f"\n\nNot {runner.letter} ({runner.choice}): "
+                   + cite(_text(runner.sentence), runner.sentence.passage + 1))
+
 
     def _sentence_vectors(self, texts: list[str]) -> np.ndarray:
         with self._lock:
@@ -111,50 +162,22 @@ class OfflineComposer:
         with self._lock:
             return np.stack([self._cache[t] for t in texts])
 
-    def _candidates(self, passages: Sequence[Passage], question_stems: set[str],
-                    choice_stems: Sequence[set[str]] = ()) -> list[_Candidate]:
-        found: list[_Candidate] = []
-        seen: set[str] = set()
-        for p_index, passage in enumerate(passages[:self.max_passages]):
-            planted = planted_in(passage.chunk.text)
-            for position, sentence in enumerate(split_sentences(passage.chunk.text)):
-                words = sentence.split()
-                key = sentence.lower()
-                if (len(words) < 6 or len(sentence) > 500 or key in seen or not sentence[0].isalnum()
-                        or sentence.endswith(":")):
-                    continue  # headings, lead-ins, fragments and repeats make poor answers
-                if sentence.startswith(("Figure", "Table", "(credit", "Link to Learning")):
-                    continue
-                if is_directive(sentence) or any(" ".join(words) in p for p in planted):
-                    continue  # an instruction planted in a document is never the tutor's own words
-                seen.add(key)
-                stems = content_stems(sentence)
-                overlap = len(stems & question_stems) / (len(question_stems) or 1)
-                # A sentence naming one of the pasted options in full is likely the one that settles it.
-                overlap += self.choice_bonus * any(choice <= stems for choice in choice_stems)
-                found.append(_Candidate(p_index, position, strip_citations(sentence), overlap))
-        # Bounded work: only the sentences sharing most words with the question are embedded (on
-        # the dev set, embedding 16 instead of 8 cost twice the time and found no more answers).
-        by_overlap = sorted(range(len(found)), key=lambda i: (-found[i].overlap, i))
-        return [found[i] for i in sorted(by_overlap[:self.max_candidates])]
-
-
     def knobs(self) -> dict[str, float | int]:
         """Its tuning knobs, recorded in eval reports."""
-        return {"max_sentences": self.max_sentences, "max_candidates": self.max_candidates,
-                "max_passages": self.max_passages, "redundancy": self.redundancy, "min_score": self.min_score,
-                "embed_words": self.embed_words, "choice_bonus": self.choice_bonus}
+        picker = self.picker
+        return {"max_sentences": self.max_sentences, "embed_words": self.embed_words, "redundancy": self.redundancy,
+                "choice_margin": picker.margin, "choice_stem_weight": picker.stem_weight,
+                "choice_mention_weight": picker.mention_weight, "choice_both_bonus": picker.both_bonus}
 
     def declined(self, text: str) -> bool:
         return False  # it answers with passage sentences or not at all (an empty answer)
 
 
-def planted_in(text: str) -> list[str]:
-    """Planted instructions of a passage read paragraph by paragraph, lines joined: one that wraps
-    across lines ("... log in at" / "http://... with your password") is found whole, and every
-    piece of it is skipped."""
-    found = []
-    for paragraph in text.split("\n\n"):
-        joined = " ".join(paragraph.split())
-        found.extend(s for s in split_sentences(joined) if is_directive(s))
-    return found
+def _text(sentence: Sentence) -> str:
+    if sentence.glossary_term:
+        return render_glossary(sentence, sentence.glossary_term)
+    return sentence.text
+
+
+def _defines(sentence: Sentence, choice: str) -> bool:
+    return definition_strength(sentence, choice) >= 0.8

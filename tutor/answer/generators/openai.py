@@ -149,10 +149,11 @@ class OpenAICompatibleGenerator:
         self.max_chars = settings.llm_max_answer_tokens * CHARS_PER_TOKEN
         self._backoff = wait_random_exponential(multiplier=0.5, max=8)
 
-    def stream(self, question: str, passages: Sequence[Passage], history: Sequence[Turn] = ()) -> Iterator[str]:
+    def stream(self, question: str, passages: Sequence[Passage], history: Sequence[Turn] = (), *,
+               mode: str = "explain", reply: str | None = None) -> Iterator[str]:
         """The model's text as it arrives. The request runs in a worker thread so that the deadline
         holds even while the server sends nothing the client would show (comments, a stall)."""
-        messages = answer_messages(question, passages, history)
+        messages = answer_messages(question, passages, history, mode=mode, reply=reply)
         timeline = _Timeline(self._clock, self.settings.llm_answer_deadline)
         feed: queue.Queue[tuple[str, object]] = queue.Queue()
         context = contextvars.copy_context()  # callbacks and tracing follow the request into the thread

@@ -25,13 +25,16 @@ class ScriptedGenerator:
     replies: deque[ScriptedReply] = field(default_factory=deque)
     seen_passages: list[Passage] = field(default_factory=list)  # what the last stream was given
     seen_questions: list[str] = field(default_factory=list)
+    seen_modes: list[str] = field(default_factory=list)
 
     def enqueue(self, pieces: Sequence[str] | str, error: Exception | None = None) -> None:
         """Queue one reply: its text (one piece, or the deltas in order), then optionally an error."""
         self.replies.append(ScriptedReply([pieces] if isinstance(pieces, str) else list(pieces), error))
 
-    def stream(self, question: str, passages: Sequence[Passage], history: Sequence[Turn] = ()) -> Iterator[str]:
+    def stream(self, question: str, passages: Sequence[Passage], history: Sequence[Turn] = (), *,
+               mode: str = "explain", reply: str | None = None) -> Iterator[str]:
         self.seen_passages = list(passages)
+        self.seen_modes.append(mode)
         self.seen_questions.append(question)
         if not self.replies:
             raise AssertionError("ScriptedGenerator: no reply queued (call enqueue() before asking)")
