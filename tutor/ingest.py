@@ -395,7 +395,7 @@ def _ingest_locked(paths: Sequence[Path], settings: Settings, store: ChunkStore,
         store.record_ingest()
     if not dry_run and (planned or prune or (store.count() and stored_floor(store) is None)):
         # The corpus changed, so does its relevance floor (and an index from before floors gets one).
-        calibrate_store(store, embedder.embed_documents)
+        calibrate_store(store, _as_questions(embedder))
     return report
 
 
@@ -462,5 +462,11 @@ def remove_documents(sources: Sequence[str], settings: Settings, store: ChunkSto
                 outcomes.append(FileOutcome(source, "removed", indexed[source].path, chunks=indexed[source].chunks))
             store.record_ingest()
             if embedder is not None:
-                calibrate_store(store, embedder.embed_documents)
+                calibrate_store(store, _as_questions(embedder))
     return outcomes
+
+
+def _as_questions(embedder: Embeddings) -> Callable[[list[str]], list[list[float]]]:
+    """The calibration's probes stand for students' questions, so they are embedded the way questions
+    are (embed_query), not as passages: the ingest's passage count stays what was re-embedded."""
+    return lambda texts: [embedder.embed_query(text) for text in texts]
