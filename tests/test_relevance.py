@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tutor.answer.guard import GuardConfig
 from tutor.relevance import OFF_COURSE_SHORT, RelevanceFloor, calibrate, in_course_probes, stored_floor
 from tutor.service import TutorService
 from tutor.settings import Settings
@@ -38,8 +39,10 @@ def test_the_floor_is_computed_at_ingest_and_stored_with_the_index(tmp_path, emb
     # Another process opening the same data directory reads the same floor: it lives in the index.
     reopened = TutorService(service.settings, embedder=embedder)
     assert reopened.retriever.relevance_floor == floor
-    assert reopened.answer_graph.guard.min_top_relevance == floor.short
-    assert reopened.answer_graph.guard.long_question_relevance == floor.long
+    # The guard uses it, capped at the earlier fixed thresholds (see TutorService._guard_config).
+    default = GuardConfig()
+    assert reopened.answer_graph.guard.min_top_relevance == min(floor.short, default.min_top_relevance)
+    assert reopened.answer_graph.guard.long_question_relevance == min(floor.long, default.long_question_relevance)
 
 
 def test_the_floor_follows_the_corpus(tmp_path, embedder) -> None:
@@ -56,14 +59,14 @@ def test_the_stored_floor_decides_refusals_at_query_time(tmp_path, embedder) -> 
     assert not service.ask(question).refused
     assert service.ask("What time does the bakery open on Sundays?").refused
 
-    # The same index with a floor no passage reaches: the same question is now refused.
+    # The same index with a very low stored floor: the off-course question now finds passages and
+    # passes the relevance check, so the stored floor (not a constant) decides at query time.
     metadata = dict(service.store.collection.metadata or {})
-    metadata.update(RelevanceFloor(short=0.99, long=0.99, passage=0.99).to_metadata())
+    metadata.update(RelevanceFloor(short=0.01, long=0.01, passage=0.01).to_metadata())
     service.store.collection.modify(metadata=metadata)
     fresh = TutorService(service.settings, embedder=embedder)
-    answer = fresh.ask(question)
-    assert answer.refused and answer.refusal_reason == "not_in_course"
-    assert fresh.retriever.search(question) == []
+    assert fresh.answer_graph.guard.min_top_relevance == 0.01
+    assert fresh.retriever.search("What time does the bakery open on Sundays?") != []
 
 
 def test_calibration_separates_course_sentences_from_off_course_probes(embedder) -> None:

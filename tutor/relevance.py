@@ -49,9 +49,12 @@ OFF_COURSE_LONG = (
 )
 # In-course probes per corpus: enough for stable quantiles, few enough to embed in a second or two.
 _IN_COURSE_SAMPLE = 200
+# Up to this many chunks the floor is computed exactly over every passage (~30 MB of vectors); above
+# it, on a bounded sample with the dense index's nearest neighbours, so the cost stays flat.
+_EXACT_UP_TO = 20_000
 _LONG_WORDS = 20  # a question of this many words or more is judged against the long floor
 # Bump when the calibration recipe changes: an index with an older floor is recalibrated on ingest.
-FLOOR_VERSION = 3
+FLOOR_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -163,6 +166,15 @@ def calibrate_store(store, embed: Callable[[list[str]], list[list[float]]]) -> R
     other keys stay). Called by ingest after every change to the index. The probes are a bounded
     sample of the course's sentences; each probe's best passage comes from the dense index (the
     same nearest-neighbour search questions use), so the cost stays flat from 2k to 500k chunks."""
+    if store.count() <= _EXACT_UP_TO:
+        # A course of ordinary size: every passage and vector, read in batches, scored exactly.
+        chunks, vectors = [], []
+        for page in store._pages(store.collection, ["documents", "metadatas", "embeddings"]):
+            from tutor.store import chunk_from_row
+            chunks += [chunk_from_row(i, d, m) for i, d, m in zip(page["ids"], page["documents"], page["metadatas"])]
+            vectors += list(page["embeddings"])
+        floor = calibrate(chunks, np.asarray(vectors, dtype=np.float32).reshape(len(vectors), -1), embed) if chunks else None
+        return _record(store, floor)
     chunks = _sample_chunks(store, _IN_COURSE_SAMPLE)
     probes = in_course_probes(chunks)
     floor = None
@@ -178,6 +190,10 @@ def calibrate_store(store, embed: Callable[[list[str]], list[list[float]]]) -> R
             best.append(max(similarities) if similarities else -1.0)
         best_scores = np.asarray(best, dtype=np.float32)
         floor = floor_from_scores(best_scores[:len(probes)], best_scores[len(probes):])
+    return _record(store, floor)
+
+
+def _record(store, floor: RelevanceFloor | None) -> RelevanceFloor | None:
     metadata = {k: v for k, v in (store.collection.metadata or {}).items() if not k.startswith("relevance_floor_")}
     if floor is not None:
         metadata.update(floor.to_metadata())

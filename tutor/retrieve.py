@@ -207,7 +207,9 @@ class Retriever:
         if self.config.min_relevance is not None:
             return self.config.min_relevance
         floor = self.relevance_floor
-        return floor.passage if floor is not None else _LEGACY_PASSAGE_FLOOR
+        # Never above the earlier fixed floor: a passage the guard's (capped) threshold lets through
+        # must not be dropped here first.
+        return min(floor.passage, _LEGACY_PASSAGE_FLOOR) if floor is not None else _LEGACY_PASSAGE_FLOOR
 
     def invalidate(self) -> None:
         with self._lock:

@@ -152,9 +152,13 @@ class TutorService:
         """The guard's refusal thresholds from the corpus's own relevance floor (computed at ingest),
         when the index has one; else the guard's defaults."""
         floor = self.retriever.relevance_floor
+        default = GuardConfig()
         if floor is None:
-            return GuardConfig()
-        return GuardConfig(min_top_relevance=floor.short, long_question_relevance=floor.long)
+            return default
+        # Capped at the earlier fixed thresholds: uncapped, the calibrated long floor (0.31 on the
+        # course corpus) refused a long dev scenario question whose best passage scores below it.
+        return GuardConfig(min_top_relevance=min(floor.short, default.min_top_relevance),
+                           long_question_relevance=min(floor.long, default.long_question_relevance))
 
     @cached_property
     def injection_classifier(self) -> InjectionClassifier:
