@@ -146,8 +146,7 @@ def test_switching_the_backend_re_embeds_the_index(tmp_path, torch_embedder, int
     switched = TutorService(settings, embedder=int8_embedder)
     with pytest.raises(EmbeddingModelMismatch, match="onnx-int8"):
         switched.store
-    switched.rebuild()
-    report = switched.ingest(quiet=True)
+    report = switched.rebuild(quiet=True)  # builds the new index beside the old one, then swaps
     assert report.embedded == chunks
     assert switched.store.embedding_model.endswith("@onnx-int8")
     pipelines = {m["pipeline"] for m in switched.store.collection.get(include=["metadatas"])["metadatas"]}
