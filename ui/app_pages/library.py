@@ -12,35 +12,19 @@ import streamlit as st
 
 from tutor.documents import SUPPORTED_SUFFIXES
 from tutor.errors import TutorError
-from tutor.library import (HOW_TO_ENABLE, NotAuthorized, delete_documents, library_documents, library_enabled,
-                           reindex_library, rename_document)
+from tutor.library import delete_documents, library_documents, reindex_library, rename_document
 from tutor.titles import MAX_TITLE_LENGTH
 from tutor.uploads import Upload, add_uploads, replace_document
 from tutor_ui import resources
-from tutor_ui.library import (add_notice, by_title, chunk_table, current_session, document_choice, document_table,
-                              log_in, log_out, planted_in, render_notices, short_time, show_outcomes,
-                              upload_widget_key)
+from tutor_ui.library import (add_notice, by_title, chunk_table, document_choice, document_table, log_out,
+                              planted_in, render_notices, short_time, show_outcomes, upload_widget_key)
+from tutor_ui.instructor import instructor_gate
 from tutor_ui.text import escape_markdown
 
 st.title("Course library")
 settings = resources.settings()
 
-if not library_enabled(settings):
-    st.info(f"The library is locked: no instructor password is set. {HOW_TO_ENABLE}",
-            icon=":material/lock:")
-    st.stop()
-
-session = current_session(settings)
-if session is None:
-    with st.form("login"):
-        password = st.text_input("Instructor password", type="password")
-        if st.form_submit_button("Log in", type="primary"):
-            try:
-                log_in(settings, password)
-                st.rerun()
-            except NotAuthorized as exc:
-                st.error(escape_markdown(str(exc)), icon=":material/lock:")
-    st.stop()
+session = instructor_gate(settings, "The Library")
 
 tutor = resources.service()
 status = tutor.status()
