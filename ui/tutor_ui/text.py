@@ -96,11 +96,17 @@ def _flat(text: str) -> str:
     return " ".join(_MARKUP_CHARS.sub("", text).lower().split())
 
 
-def highlighted_passage(text: str, quote: str) -> str:
-    """The passage as Markdown, escaped, with the quoted sentences on an orange background."""
+def _marked_characters(text: str, quote: str) -> list[bool]:
+    """For each character of the passage, whether it lies in a quoted sentence."""
     marked = [False] * len(text)
     for start, end in highlight_spans(text, quote) if quote.strip() else []:
         marked[start:end] = [True] * (end - start)
+    return marked
+
+
+def highlighted_passage(text: str, quote: str) -> str:
+    """The passage as Markdown, escaped, with the quoted sentences on an orange background."""
+    marked = _marked_characters(text, quote)
     lines: list[str] = []
     offset = 0
     for line in text.split("\n"):
@@ -148,9 +154,7 @@ def passage_markdown(text: str, quote: str) -> str:
     with the quoted sentences on an orange background. What could act on the reader is escaped as in
     a model's answer (links, images, tags, LaTeX, bare URLs); headings inside a passage become bold
     lines so they do not outshout the source's own heading."""
-    marked = [False] * len(text)
-    for start, end in highlight_spans(text, quote) if quote.strip() else []:
-        marked[start:end] = [True] * (end - start)
+    marked = _marked_characters(text, quote)
     lines: list[str] = []
     offset = 0
     for line in text.split("\n"):
