@@ -252,3 +252,17 @@ def test_key_fact_and_first_sentence_metrics():
     assert score_first_sentence("**B. attention** — Bandura described steps [1].", [], right_letter="B").answers
     assert not score_first_sentence("**C. retention** — …", [], right_letter="B").answers
     assert split_of("t-def-learning") in ("tune", "held") and split_of("x") == split_of("x")
+
+
+def test_passages_of_key_term_entries_only_still_give_an_answer(composer):
+    """A question whose retrieved passages are nothing but key-term lists (a book's glossary section)
+    is answered from the entries; it used to crash the shaper (max() of no sentence)."""
+    from tutor.models import Chunk, Passage
+
+    glossary = Chunk(chunk_id="g1", source="book/03-2.md", title="Cells of the Nervous System",
+                     section="Cells of the Nervous System › Key terms", position=9,
+                     text="- **agonist**: drug that mimics or strengthens the effects of a neurotransmitter\n\n"
+                          "- **antagonist**: drug that blocks or impedes the normal activity of a given neurotransmitter")
+    for question in ("Why do some drugs block neurotransmitters?", "How do drugs act on neurotransmitters?"):
+        answer = "".join(composer.stream(question, [Passage(chunk=glossary, score=1.0)]))
+        assert "neurotransmitter" in answer and "[1]" in answer, answer

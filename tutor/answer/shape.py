@@ -362,7 +362,8 @@ class AnswerShaper:
 
     def _leads(self, shape: QuestionShape, sentences: list[Sentence], score: Callable[[Sentence], float],
                informative: Callable[[Sentence], bool]) -> list[Sentence]:
-        body = [s for s in sentences if not s.glossary_term]
+        # Key-term entries lead only where nothing else was retrieved (a passage that is all glossary).
+        body = [s for s in sentences if not s.glossary_term] or sentences
         standalone = [s for s in body if not needs_antecedent(s.text) and informative(s)] or body
         if shape.kind != "example":
             # An illustration ("For example, this week you are studying…") is not the answer itself.
