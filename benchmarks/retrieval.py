@@ -30,12 +30,14 @@ from pathlib import Path
 
 from benchmarks.answering import UNANSWERABLE_PROBES
 from evals.data import Question, load_questions
-from tutor.retrieve import PSYCHOLOGY_TUNED, RetrievalConfig
+from tutor.retrieve import PLAIN_RRF, PSYCHOLOGY_TUNED, RetrievalConfig
 
-# Ranking variants measured beside the default hybrid, to show each mechanism's effect per book.
+# Ranking variants measured beside the default hybrid (score fusion), to show each mechanism's
+# effect per book.
 RANKING_VARIANTS = {
+    "rrf": PLAIN_RRF,  # reciprocal-rank fusion of the same two rankings, equal weights
     "tuned-psych": PSYCHOLOGY_TUNED,  # the constants fitted to the psychology dev set before
-    "sections": RetrievalConfig(section_evidence=True),  # + section-level evidence (rejected on the tune half)
+    "sections": RetrievalConfig(section_evidence=True),  # + section-level evidence
 }
 
 REPO = Path(__file__).resolve().parents[1]

@@ -60,7 +60,7 @@ def test_the_seed_gold_set_scores_every_metric(two_reports, indexed_service) -> 
     assert {"retrieval", "guard", "composer"} <= set(report.knobs)
     # The guard's refusal floor is the corpus's own, calibrated at ingest and stored with the index.
     floor = indexed_service.retriever.relevance_floor
-    assert floor is not None and report.knobs["guard"]["min_top_relevance"] == pytest.approx(floor.short)
+    assert floor is not None and report.knobs["guard"]["min_top_relevance"] == pytest.approx(floor.question)
     assert "max_sentences" in report.knobs["composer"]
 
 

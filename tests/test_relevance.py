@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from tutor.answer.guard import GuardConfig
-from tutor.relevance import OFF_COURSE_SHORT, RelevanceFloor, calibrate, in_course_probes, stored_floor
+from tutor.relevance import (OFF_COURSE_LONG, OFF_COURSE_SHORT, RelevanceFloor, calibrate, in_course_probes,
+                             question_views, stored_floor)
 from tutor.service import TutorService
 from tutor.settings import Settings
 
@@ -33,16 +34,15 @@ def test_the_floor_is_computed_at_ingest_and_stored_with_the_index(tmp_path, emb
     floor = stored_floor(service.store)
     assert floor is not None
     # It sits between how close off-course questions come and how close the course's own sentences do.
-    assert floor.off_course_short <= floor.short <= max(floor.in_course, floor.off_course_short)
-    assert floor.off_course_short < floor.in_course
-    assert 0.0 < floor.passage <= floor.short
+    assert floor.off_course <= floor.question <= max(floor.in_course, floor.off_course)
+    assert floor.off_course < floor.in_course
+    assert 0.0 < floor.passage <= floor.question
     # Another process opening the same data directory reads the same floor: it lives in the index.
     reopened = TutorService(service.settings, embedder=embedder)
     assert reopened.retriever.relevance_floor == floor
-    # The guard uses it, capped at the earlier fixed thresholds (see TutorService._guard_config).
-    default = GuardConfig()
-    assert reopened.answer_graph.guard.min_top_relevance == min(floor.short, default.min_top_relevance)
-    assert reopened.answer_graph.guard.long_question_relevance == min(floor.long, default.long_question_relevance)
+    # The guard uses it as it is (no constant caps it), and the retriever drops passages below its passage floor.
+    assert reopened.answer_graph.guard.min_top_relevance == floor.question
+    assert reopened.retriever.passage_floor == floor.passage
 
 
 def test_the_floor_follows_the_corpus(tmp_path, embedder) -> None:
@@ -62,7 +62,7 @@ def test_the_stored_floor_decides_refusals_at_query_time(tmp_path, embedder) -> 
     # The same index with a very low stored floor: the off-course question now finds passages and
     # passes the relevance check, so the stored floor (not a constant) decides at query time.
     metadata = dict(service.store.collection.metadata or {})
-    metadata.update(RelevanceFloor(short=0.01, long=0.01, passage=0.01).to_metadata())
+    metadata.update(RelevanceFloor(question=0.01, passage=0.01).to_metadata())
     service.store.collection.modify(metadata=metadata)
     fresh = TutorService(service.settings, embedder=embedder)
     assert fresh.answer_graph.guard.min_top_relevance == 0.01
@@ -80,6 +80,39 @@ def test_calibration_separates_course_sentences_from_off_course_probes(embedder)
     vectors = np.asarray(embedder.embed_documents([c.text for c in chunks]), dtype=np.float32)
     floor = calibrate(chunks, vectors, embedder.embed_documents)
     assert floor is not None
-    best_off = (np.asarray(embedder.embed_documents(list(OFF_COURSE_SHORT))) @ vectors.T).max(axis=1)
-    assert np.quantile(best_off, 0.9) <= floor.short + 1e-6
+    # No off-course probe is judged on less than its whole text; 90% of them (by their best
+    # sentence) stay under the floor.
+    probes = list(OFF_COURSE_SHORT + OFF_COURSE_LONG)
+    best_off = [max((np.asarray(embedder.embed_documents(question_views(p))) @ vectors.T).max(axis=1)) for p in probes]
+    assert np.quantile(best_off, 0.9) <= floor.question + 1e-6
+    assert floor.question == max(floor.off_course, (floor.off_course + floor.in_course) / 2)
     assert calibrate(chunks[:2], vectors[:2], embedder.embed_documents) is None  # too little to measure
+
+
+def test_a_question_is_judged_as_a_whole_and_by_each_of_its_sentences() -> None:
+    assert question_views("What is  encoding?") == ["What is encoding?"]
+    scenario = ("Cara is 17 years old. Her parents drink every night but tell her not to. "
+                "Which kind of learning explains why she drinks at a party? Ok.")
+    views = question_views(scenario)
+    assert views[0] == " ".join(scenario.split())
+    assert views[1:] == ["Cara is 17 years old.", "Her parents drink every night but tell her not to.",
+                         "Which kind of learning explains why she drinks at a party?"]  # "Ok." is too short alone
+
+
+def test_a_long_scenario_on_the_course_is_answered_and_a_long_story_off_it_refused(tmp_path, embedder) -> None:
+    """A scenario of several sentences is diluted as a whole; the sentence the course answers lifts
+    its relevance, and it is answered. An off-course story of the same length meets nothing."""
+    service = build(tmp_path, embedder)
+    floor = stored_floor(service.store)
+    scenario = ("You and a friend stayed up all night going over your notes for tomorrow's psychology exam. You "
+                "feel ready, but you want to go over everything once more an hour before the test. Your friend "
+                "thinks that is a waste of time. What would you say to convince them?")
+    passages = service.retriever.search(scenario)
+    whole = max(p.dense_score for p in passages)
+    relevance = service.retriever.relevance(scenario, passages)
+    assert relevance > whole and relevance >= floor.question
+    assert not service.ask(scenario).refused
+    story = ("We are driving to the mountains for a week in the summer with two teenagers and a dog. The car is "
+             "small and the roof box is old. Which trails are good for beginners, and should we rent a cabin "
+             "or take a tent for the week?")
+    assert service.ask(story).refused

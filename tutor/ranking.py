@@ -2,15 +2,46 @@
 evidence, and diversity. Pure functions over row numbers and scores, so they can be read and
 tested apart from how the indexes are loaded (tutor/retrieve.py).
 
-Every constant here is generic (RRF's k=60 from Cormack et al., halving a section's second
-passage); none was fitted to one book. Measured per book in benchmarks/retrieval.py.
+Two fusions. `score_fusion` (the default) puts each ranker's scores on its own scale for this
+question — 1 for its best passage, 0 for the passage at the depth both rankers were read to — and
+adds them: a ranker whose top passage stands far above the rest (a rare term BM25 finds in one
+section) counts for more than one whose top scores are all alike, which ranks alone cannot tell
+(Bruch et al. 2023, "An analysis of fusion functions for hybrid retrieval"). `reciprocal_rank_fusion`
+(Cormack et al. 2009) is kept to measure against. No constant here was fitted to one book; the
+benchmark (benchmarks/retrieval.py) shows each variant per book.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass
 
 Ranking = tuple[float, Sequence[int]]  # (weight, rows best first)
+
+
+@dataclass(frozen=True)
+class RankerScores:
+    """One ranker's raw scores of the candidates, with the two points of its scale for this
+    question: `best`, its top score over the whole corpus, and `depth`, its score at the depth the
+    rankers were read to (the N-th best)."""
+
+    weight: float
+    scores: Mapping[Hashable, float]
+    best: float
+    depth: float
+
+    def normalised(self, row: Hashable) -> float:
+        """0 at (or below) the depth, 1 at the best; a row this ranker did not score counts 0."""
+        score = self.scores.get(row)
+        if score is None or self.best <= self.depth:
+            return 0.0
+        return min(1.0, max(0.0, (score - self.depth) / (self.best - self.depth)))
+
+
+def score_fusion(rankers: Sequence[RankerScores]) -> dict[Hashable, float]:
+    """Weighted sum of each ranker's normalised score, over every row any ranker scored."""
+    rows = dict.fromkeys(row for ranker in rankers for row in ranker.scores)
+    return {row: sum(r.weight * r.normalised(row) for r in rankers) for row in rows}
 
 
 def reciprocal_rank_fusion(rankings: Sequence[Ranking], k: int = 60) -> dict[int, float]:

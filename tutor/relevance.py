@@ -5,6 +5,12 @@ English; a history text is close to it), so the floor is measured on the corpus 
 questions that are NOT about the course come to its passages (a fixed set of off-course probes,
 short and long), against how close the course's own sentences come to the rest of the course.
 The floor sits between the two; it is stored in the index's metadata and read at query time.
+
+A question's relevance is the best cosine any passage reaches with the question as a whole or with
+one of its sentences (`question_views`): a scenario of several sentences ("Cara is 17. Her parents
+drink every night… Which kind of learning is this?") dilutes its vector as a whole, but one of its
+sentences still meets the section that answers it, while an off-course story meets nothing. So
+short and long questions are judged on one scale, by one floor.
 """
 
 from __future__ import annotations
@@ -52,28 +58,31 @@ _IN_COURSE_SAMPLE = 200
 # Up to this many chunks the floor is computed exactly over every passage (~30 MB of vectors); above
 # it, on a bounded sample with the dense index's nearest neighbours, so the cost stays flat.
 _EXACT_UP_TO = 20_000
-_LONG_WORDS = 20  # a question of this many words or more is judged against the long floor
+_VIEW_WORDS = 4  # a sentence of a question shorter than this says too little to be judged alone
 # Bump when the calibration recipe changes: an index with an older floor is recalibrated on ingest.
-FLOOR_VERSION = 2
+FLOOR_VERSION = 3
+
+
+def question_views(text: str) -> list[str]:
+    """The texts a question's relevance is measured on: the question as a whole and, when it has
+    several, each of its sentences of a few words or more."""
+    whole = " ".join(text.split())
+    sentences = [s for s in split_sentences(whole) if len(s.split()) >= _VIEW_WORDS]
+    return [whole] + (sentences if len(sentences) > 1 else [])
 
 
 @dataclass(frozen=True)
 class RelevanceFloor:
-    """Best-passage cosines below which a question is not about the course (short and long
-    questions), and the cosine below which a single passage is not evidence."""
+    """The relevance (see `question_views`) below which a question is not about the course, and the
+    cosine to the whole question below which a single passage is not evidence for it."""
 
-    short: float
-    long: float
+    question: float
     passage: float
     # The distributions behind them, recorded for `tutor status` and the benchmark.
-    off_course_short: float = 0.0  # 90th percentile of the short off-course probes' best cosine
-    off_course_long: float = 0.0
+    off_course: float = 0.0  # 90th percentile of the off-course probes' relevance
     in_course: float = 0.0  # 10th percentile of the course's own sentences' best cosine
 
-    _KEYS = ("short", "long", "passage", "off_course_short", "off_course_long", "in_course")
-
-    def for_question(self, question: str) -> float:
-        return self.long if len(question.split()) >= _LONG_WORDS else self.short
+    _KEYS = ("question", "passage", "off_course", "in_course")
 
     def to_metadata(self) -> dict[str, float]:
         data = {f"relevance_floor_{key}": round(float(getattr(self, key)), 4) for key in self._KEYS}
@@ -89,6 +98,10 @@ class RelevanceFloor:
             return cls(**{key: float(metadata[f"relevance_floor_{key}"]) for key in cls._KEYS})
         except (KeyError, TypeError, ValueError):
             return None  # an index built before floors were calibrated
+
+    def __str__(self) -> str:
+        return (f"question {self.question:.3f}, passage {self.passage:.3f} (off-course probes reach "
+                f"{self.off_course:.3f}, the course's own sentences {self.in_course:.3f})")
 
 
 def in_course_probes(chunks: Sequence[Chunk], sample: int = _IN_COURSE_SAMPLE) -> list[tuple[int, str]]:
@@ -107,37 +120,47 @@ def in_course_probes(chunks: Sequence[Chunk], sample: int = _IN_COURSE_SAMPLE) -
     return probes[:sample]
 
 
+def off_course_views() -> tuple[list[str], list[int]]:
+    """Every view of every off-course probe, and for each view the probe it belongs to."""
+    texts, owner = [], []
+    for n, probe in enumerate(OFF_COURSE_SHORT + OFF_COURSE_LONG):
+        for view in question_views(probe):
+            texts.append(view)
+            owner.append(n)
+    return texts, owner
+
+
 def calibrate(chunks: Sequence[Chunk], vectors: np.ndarray,
               embed: Callable[[list[str]], list[list[float]]]) -> RelevanceFloor | None:
     """The floor for this corpus; None when it has too few passages to measure anything."""
     probes = in_course_probes(chunks)
     if len(chunks) < 3 or len(probes) < 3:
         return None
-    texts = [text for _, text in probes] + list(OFF_COURSE_SHORT) + list(OFF_COURSE_LONG)
-    query = np.asarray(embed(texts), dtype=np.float32)
+    views, owner = off_course_views()
+    query = np.asarray(embed([text for _, text in probes] + views), dtype=np.float32)
     scores = query @ vectors.T
     in_scores = scores[:len(probes)].copy()
     for i, (row, _) in enumerate(probes):
         in_scores[i, row] = -1.0  # the passage the sentence came from does not count
-    return floor_from_scores(in_scores.max(axis=1), scores[len(probes):].max(axis=1))
+    return floor_from_scores(in_scores.max(axis=1), scores[len(probes):].max(axis=1), owner)
 
 
-def floor_from_scores(in_best: np.ndarray, off: np.ndarray) -> RelevanceFloor:
-    """The floor from the best cosines of the in-course probes and of the off-course probes
-    (short ones first, then long ones, in the order of OFF_COURSE_SHORT + OFF_COURSE_LONG)."""
-    off_short, off_long = off[:len(OFF_COURSE_SHORT)], off[len(OFF_COURSE_SHORT):]
+def floor_from_scores(in_best: np.ndarray, off_view_best: np.ndarray, owner: Sequence[int]) -> RelevanceFloor:
+    """The floor from the best cosines of the in-course probes and of the off-course probes' views
+    (`owner[i]` is the probe view i belongs to; a probe's relevance is its best view, and its first
+    view is the probe as a whole)."""
+    probes = sorted(set(owner))
+    relevance = np.asarray([max(off_view_best[i] for i in range(len(owner)) if owner[i] == p) for p in probes])
+    whole = np.asarray([off_view_best[owner.index(p)] for p in probes])
     in_q = float(np.quantile(in_best, 0.10))
-    short_q = float(np.quantile(off_short, 0.90))
-    long_q = float(np.quantile(off_long, 0.90))
+    off_q = float(np.quantile(relevance, 0.90))
     # Between the off-course probes and the course's own sentences; where the two overlap, the
     # off-course side wins (refusing is the safe error).
-    short = max(short_q, (short_q + in_q) / 2)
-    # A long question (a scenario of several sentences) mixes topics and scores lower against the
-    # section that answers it than the course's own single sentences do, so its floor sits midway
-    # between the long off-course probes and the short floor.
-    long = max(long_q, (long_q + short) / 2)
-    return RelevanceFloor(short=short, long=long, passage=min(short, long), off_course_short=short_q,
-                          off_course_long=long_q, in_course=in_q)
+    question = max(off_q, (off_q + in_q) / 2)
+    # A passage no closer to the question than a typical off-course question comes to the course
+    # is no evidence for it: the median of the off-course probes as a whole.
+    passage = min(float(np.quantile(whole, 0.5)), question)
+    return RelevanceFloor(question=question, passage=passage, off_course=off_q, in_course=in_q)
 
 
 def _sample_chunks(store, sample: int) -> list[Chunk]:
@@ -179,9 +202,9 @@ def calibrate_store(store, embed: Callable[[list[str]], list[list[float]]]) -> R
     probes = in_course_probes(chunks)
     floor = None
     if store.count() >= 3 and len(probes) >= 3:
-        texts = [text for _, text in probes] + list(OFF_COURSE_SHORT) + list(OFF_COURSE_LONG)
-        found = store.collection.query(query_embeddings=embed(texts), n_results=min(2, store.count()),
-                                       include=["distances"])
+        views, owner = off_course_views()
+        found = store.collection.query(query_embeddings=embed([text for _, text in probes] + views),
+                                       n_results=min(2, store.count()), include=["distances"])
         best = []
         for i, (ids, distances) in enumerate(zip(found["ids"], found["distances"])):
             own = chunks[probes[i][0]].chunk_id if i < len(probes) else None
@@ -189,7 +212,7 @@ def calibrate_store(store, embed: Callable[[list[str]], list[list[float]]]) -> R
             similarities = [1.0 - d for chunk_id, d in zip(ids, distances) if chunk_id != own]
             best.append(max(similarities) if similarities else -1.0)
         best_scores = np.asarray(best, dtype=np.float32)
-        floor = floor_from_scores(best_scores[:len(probes)], best_scores[len(probes):])
+        floor = floor_from_scores(best_scores[:len(probes)], best_scores[len(probes):], owner)
     return _record(store, floor)
 
 

@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal
@@ -28,8 +28,8 @@ from langchain_core.embeddings import Embeddings
 from tutor.errors import CorpusNotIndexed
 from tutor.lexical import LexicalIndex, lexical_document, shared_lexical_index  # noqa: F401  (lexical_document: used by callers)
 from tutor.models import Chunk, Passage
-from tutor.relevance import RelevanceFloor, stored_floor
-from tutor.ranking import diversify, order_by_sections, reciprocal_rank_fusion
+from tutor.relevance import RelevanceFloor, question_views, stored_floor
+from tutor.ranking import RankerScores, diversify, order_by_sections, reciprocal_rank_fusion, score_fusion
 from tutor.store import ChunkStore
 
 Mode = Literal["dense", "bm25", "hybrid"]
@@ -42,17 +42,19 @@ _BLANK = re.compile(r"_{3,}")
 
 @dataclass(frozen=True)
 class RetrievalConfig:
-    """Knobs of the retriever. None of the defaults is fitted to one book: ranks are fused with
-    equal weights, diversity follows the evidence instead of a fixed cap, and
-    the relevance floor is calibrated on each corpus at ingest (tutor/relevance.py). Chosen on the
-    tune half of the psychology dev set, reported per book by benchmarks/retrieval.py."""
+    """Knobs of the retriever. None of the defaults is fitted to one book: the rankers' scores are
+    fused each on its own scale for the question (tutor/ranking.py), with equal weights; diversity
+    follows the evidence instead of a fixed cap; the relevance floor is calibrated on each corpus at
+    ingest (tutor/relevance.py). Each mechanism is shown per book by benchmarks/retrieval.py."""
 
-    candidates: int = 20  # per ranker, before fusion
-    rrf_k: int = 60
+    # How deep each ranker is read: its candidates, and the rank whose score is the 0 of its scale.
+    candidates: int = 50
+    fusion: Literal["scores", "rrf"] = "scores"
+    rrf_k: int = 60  # fusion="rrf" only
     dense_weight: float = 1.0
     lexical_weight: float = 1.0
     # BM25 weight of the stem alone for a pasted multiple-choice item; 0: the stem is not searched
-    # separately (1.0 helped on the psychology dev set only).
+    # separately (1.0 helped on the psychology dev set, hurt on microbiology: it went).
     stem_weight: float = 0.0
     bm25_k1: float = 1.5
     bm25_b: float = 0.75
@@ -73,8 +75,10 @@ class RetrievalConfig:
 # An index built before floors were calibrated keeps the old fixed passage floor.
 _LEGACY_PASSAGE_FLOOR = 0.2
 # The knobs fitted to the psychology dev set before issue 15, kept to measure against.
-PSYCHOLOGY_TUNED = RetrievalConfig(dense_weight=1.3, stem_weight=1.0, section_evidence=False, per_source_cap=2,
-                                   min_relevance=0.2)
+PSYCHOLOGY_TUNED = RetrievalConfig(candidates=20, fusion="rrf", dense_weight=1.3, stem_weight=1.0,
+                                   section_evidence=False, per_source_cap=2, min_relevance=0.2)
+# Plain reciprocal-rank fusion of the same two rankings (the fusion before score fusion).
+PLAIN_RRF = RetrievalConfig(candidates=20, fusion="rrf")
 
 
 @dataclass(frozen=True)
@@ -193,8 +197,7 @@ class Retriever:
     @property
     def relevance_floor(self) -> RelevanceFloor | None:
         """The corpus's relevance floor computed at ingest (None for an index built before floors
-        existed). The guard's refusal reads it: `floor.for_question(question)` is the best
-        passage's cosine below which the course does not answer the question."""
+        existed). The guard refuses a question whose `relevance` is below `floor.question`."""
         with self._lock:
             if self._floor_checked is None or time.monotonic() - self._floor_checked > self.config.recheck_seconds:
                 self._floor = stored_floor(self.store)
@@ -207,9 +210,18 @@ class Retriever:
         if self.config.min_relevance is not None:
             return self.config.min_relevance
         floor = self.relevance_floor
-        # Never above the earlier fixed floor: a passage the guard's (capped) threshold lets through
-        # must not be dropped here first.
-        return min(floor.passage, _LEGACY_PASSAGE_FLOOR) if floor is not None else _LEGACY_PASSAGE_FLOOR
+        return floor.passage if floor is not None else _LEGACY_PASSAGE_FLOOR
+
+    def relevance(self, question: str, passages: Sequence[Passage]) -> float | None:
+        """How near the course comes to the question: the best cosine of a passage to the question
+        as a whole (its retrieved passages say it) or to one of its sentences (`question_views`: a
+        long scenario is judged by the sentence the course answers). None: nothing to compare."""
+        best = [p.dense_score for p in passages if p.dense_score is not None]
+        sentences = question_views(Query.parse(question).dense_text)[1:]
+        if sentences:
+            vectors = [self.queries.embed_query(text) for text in sentences]
+            best += [s for s in self.store.nearest_similarities(vectors) if s is not None]
+        return max(best, default=None)
 
     def invalidate(self) -> None:
         with self._lock:
@@ -274,45 +286,70 @@ class Retriever:
     def _search(self, question: str, k: int, mode: Mode, apply_threshold: bool, *, force_sync: bool) -> list[Passage]:
         query = Query.parse(question)
         config = self.config
-        rankings: list[tuple[float, list[str]]] = []
+        depth = config.candidates
         vector: np.ndarray | None = None
         if mode in ("dense", "hybrid") or apply_threshold:
             vector = self.queries.embed_query(query.dense_text)
         lexical_scores: np.ndarray | None = None
+        lexical_rankings: list[tuple[float, list[str]]] = []
+        lexical_scale = (0.0, 0.0)  # (best, score at depth) of BM25 for this question
         index = self._lexical(force=force_sync)
         with index.lock:
             if mode in ("bm25", "hybrid"):
                 lexical_scores = index.scores(query.lexical_text)
-                rankings.append((config.lexical_weight, index.top(lexical_scores, config.candidates)))
+                top = index.top(lexical_scores, depth)
+                lexical_rankings.append((config.lexical_weight, top))
+                if top:
+                    # Fewer matches than the depth: a passage without the question's words is the 0.
+                    at_depth = (index.score_of(lexical_scores, top[-1]) or 0.0) if len(top) >= depth else 0.0
+                    lexical_scale = (index.score_of(lexical_scores, top[0]) or 0.0, at_depth)
                 if query.choices and config.stem_weight > 0:
                     # The options name the answer but also the distractors, which pull toward other
                     # sections: the stem alone is searched too.
-                    rankings.append((config.lexical_weight * config.stem_weight,
-                                     index.top(index.scores(query.stem), config.candidates)))
+                    lexical_rankings.append((config.lexical_weight * config.stem_weight,
+                                             index.top(index.scores(query.stem), depth)))
             dense = self._dense_search() if mode in ("dense", "hybrid") else None
             available = index.size
+        dense_ids: list[str] = []
         if dense is not None:
-            hits = dense.similarity_search_by_vector_with_relevance_scores(
-                vector.tolist(), k=min(config.candidates, available))
-            rankings.insert(0, (config.dense_weight, [doc.id for doc, _ in hits if doc.id]))
+            hits = dense.similarity_search_by_vector(vector.tolist(), k=min(depth, available))
+            dense_ids = [doc.id for doc in hits if doc.id]
 
-        fused = reciprocal_rank_fusion(rankings, config.rrf_k)
+        candidates = list(dict.fromkeys(dense_ids + [i for _, ids in lexical_rankings for i in ids]))
+        # Texts and vectors live in Chroma, not in this process: fetch the few candidates (ids
+        # removed a moment ago by another writer are simply not returned).
+        found = {chunk.chunk_id: (chunk, vec) for chunk, vec in self.store.get_chunks(candidates, embeddings=True)}
+        if not found:
+            return []
+        vector_of = {chunk_id: np.asarray(found[chunk_id][1], dtype=np.float32) for chunk_id in found}
+        cosine_at = ({chunk_id: float(vector_of[chunk_id] @ vector) for chunk_id in found}
+                     if vector is not None else {})
         lexical_score_of: dict[str, float | None] = {}
         if lexical_scores is not None:
             with index.lock:
-                lexical_score_of = {chunk_id: index.score_of(lexical_scores, chunk_id) for chunk_id in fused}
-        # Texts and vectors live in Chroma, not in this process: fetch the few candidates (ids
-        # removed a moment ago by another writer are simply not returned).
-        found = {chunk.chunk_id: (chunk, vec) for chunk, vec in self.store.get_chunks(list(fused), embeddings=True)}
+                lexical_score_of = {chunk_id: index.score_of(lexical_scores, chunk_id) for chunk_id in found}
+        if config.fusion == "rrf":
+            rankings = ([(config.dense_weight, dense_ids)] if dense is not None else []) + lexical_rankings
+            fused = reciprocal_rank_fusion(rankings, config.rrf_k)
+        else:
+            rankers = []
+            if dense is not None:
+                # The dense hits are the `depth` nearest passages: their best and weakest cosines are
+                # the scale (fewer hits than the depth: the corpus is smaller, its weakest is the 0).
+                hit_cosines = [cosine_at[i] for i in dense_ids if i in cosine_at] or [0.0]
+                rankers.append(RankerScores(config.dense_weight, {i: cosine_at[i] for i in found},
+                                            max(hit_cosines), min(hit_cosines)))
+            if lexical_scores is not None:
+                rankers.append(RankerScores(config.lexical_weight,
+                                            {i: s for i, s in lexical_score_of.items() if s is not None},
+                                            *lexical_scale))
+            fused = score_fusion(rankers)
         fused = {chunk_id: score for chunk_id, score in fused.items() if chunk_id in found}
         if not fused:
             return []
         source_of = lambda chunk_id: found[chunk_id][0].source  # noqa: E731 - a key function, named for reading
         ordered = (order_by_sections(fused, source_of) if config.section_evidence
                    else sorted(fused, key=lambda i: (-fused[i], found[i][0].source, found[i][0].position)))
-        vector_of = {chunk_id: np.asarray(found[chunk_id][1], dtype=np.float32) for chunk_id in ordered}
-        cosine_at = ({chunk_id: float(vector_of[chunk_id] @ vector) for chunk_id in ordered}
-                     if vector is not None else {})
         floor = self.passage_floor
 
         def keep(chunk_id: str, picked: list[str]) -> bool:

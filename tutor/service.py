@@ -149,16 +149,10 @@ class TutorService:
                            guard=self._guard_config(), injection=self.injection_classifier)
 
     def _guard_config(self) -> GuardConfig:
-        """The guard's refusal thresholds from the corpus's own relevance floor (computed at ingest),
-        when the index has one; else the guard's defaults."""
+        """The guard's refusal threshold: the corpus's own relevance floor (computed at ingest) when
+        the index has one, else the guard's default."""
         floor = self.retriever.relevance_floor
-        default = GuardConfig()
-        if floor is None:
-            return default
-        # Capped at the earlier fixed thresholds: uncapped, the calibrated long floor (0.31 on the
-        # course corpus) refused a long dev scenario question whose best passage scores below it.
-        return GuardConfig(min_top_relevance=min(floor.short, default.min_top_relevance),
-                           long_question_relevance=min(floor.long, default.long_question_relevance))
+        return GuardConfig() if floor is None else GuardConfig(min_top_relevance=floor.question)
 
     @cached_property
     def injection_classifier(self) -> InjectionClassifier:

@@ -259,6 +259,16 @@ class ChunkStore:
                                    vectors[n] if vectors is not None else None)
         return [by_id[i] for i in ids if i in by_id]
 
+    def nearest_similarities(self, vectors: Sequence[Sequence[float]]) -> list[float | None]:
+        """For each query vector, the cosine of its nearest passage (None in an empty index)."""
+        if not vectors or not self.count():
+            return [None] * len(vectors)
+        with self._lock:
+            found = self.collection.query(query_embeddings=[list(map(float, v)) for v in vectors], n_results=1,
+                                          include=["distances"])
+        # The collection's space is cosine: distance = 1 - cosine.
+        return [1.0 - distances[0] if distances else None for distances in found["distances"]]
+
     def section_chunks(self, source: str, section: str) -> list[Chunk]:
         """Every chunk of one section of one document, in reading order ("read the whole section")."""
         where = {"$and": [{"source": source}, {"section": section}]}

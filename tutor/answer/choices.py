@@ -67,7 +67,10 @@ class ChoicePick:
 class OptionPicker:
     def __init__(self, similarity: Similarity, *, margin: float = 0.02, mention_floor: float = 0.5,
                  stem_weight: float = 0.3, mention_weight: float = 0.3, glossary_bonus: float = 0.15,
-                 both_bonus: float = 0.15) -> None:
+                 both_bonus: float = 0.15, rank_prior: float = 0.02) -> None:
+        # Support from a passage retrieval ranked higher counts slightly more (as in the shaper): of
+        # two sentences that back an option about equally, the one from the question's own section.
+        self.rank_prior = rank_prior
         self.both_bonus = both_bonus
         self.similarity = similarity
         self.margin = margin
@@ -121,7 +124,8 @@ class OptionPicker:
                 stems = sentence_stems[i]
                 mention = len(option_stems & stems) / len(option_stems)
                 stem_share = sum(weight(t) for t in stem_stems & context_stems[i]) / stem_weight_total
-                score = float(cosine) + self.mention_weight * mention + self.stem_weight * stem_share
+                score = (float(cosine) + self.mention_weight * mention + self.stem_weight * stem_share
+                         - self.rank_prior * sentences[i].passage)
                 if sentences[i].glossary_term and definition_strength(sentences[i], choice) == 1.0:
                     score += self.glossary_bonus  # the book's own definition of this very option
                 if best is None or score > best[0]:

@@ -115,8 +115,9 @@ class AnswerGraph:
 
     def _guard(self, state: AnswerState) -> AnswerState:
         # The policy also reads what the student typed: a rewrite must not hide a request.
+        relevance = self.retriever.relevance(state["standalone"], state["passages"]) if state["passages"] else None
         decision = check(state["standalone"], state["passages"], state["nearest"], self.guard,
-                         typed=state["question"], injection=self.injection)
+                         typed=state["question"], injection=self.injection, relevance=relevance)
         if not decision.refused and self.definitions is not None:
             # Honest scope: the asked term itself must be in the course, not merely its field
             # ("What is habituation?" retrieves passages on learning, none of which names it).

@@ -69,14 +69,12 @@ class GuardDecision:
 
 @dataclass(frozen=True)
 class GuardConfig:
-    # Best passage's cosine below which nothing in the course is about the question. Calibrated on
-    # the whole book and on the test corpus: short dev questions (all answerable) score 0.38 and
-    # up; short off-topic ones ("capital of France", "who wrote Hamlet", "rules of chess") 0.06–0.33.
+    # Relevance (the best cosine of a passage to the question or to one of its sentences, see
+    # tutor/relevance.py) below which nothing in the course is about the question. An index carries
+    # its own floor, calibrated at ingest (TutorService._guard_config); this default serves an index
+    # built before floors were: short on-topic dev questions score 0.38 and up, short off-topic
+    # ones ("capital of France", "who wrote Hamlet", "rules of chess") 0.06–0.33.
     min_top_relevance: float = 0.34
-    # A long question (a scenario of several sentences) mixes topics, which dilutes its MiniLM
-    # vector: dev scenarios of 40–55 words score only 0.30–0.37 against the section that answers.
-    long_question_words: int = 20
-    long_question_relevance: float = 0.24
     nearest_sections: int = 3
     # A refusal names a section only when it is really near the question (cosine). Measured on
     # corpus/: "who won the World Cup" 0.06, "capital of France" 0.12, "system prompt" 0.17, "stages
@@ -104,26 +102,27 @@ def injection_reason(question: str, classifier: InjectionClassifier | None) -> R
     return None
 
 
-def relevance_reason(question: str, passages: Sequence[Passage], config: GuardConfig) -> RefusalReason | None:
-    """"not_in_course" when no retrieved passage is close enough to the question."""
-    best = max((p.dense_score for p in passages if p.dense_score is not None), default=None)
-    long_question = len(question.split()) >= config.long_question_words
-    floor = config.long_question_relevance if long_question else config.min_top_relevance
-    if not passages or (best is not None and best < floor):
+def relevance_reason(relevance: float | None, passages: Sequence[Passage], config: GuardConfig) -> RefusalReason | None:
+    """"not_in_course" when no passage is evidence for the question, or the question's relevance
+    (Retriever.relevance) is below the floor."""
+    if not passages or (relevance is not None and relevance < config.min_top_relevance):
         return "not_in_course"
     return None
 
 
 def check(question: str, passages: Sequence[Passage], nearest: Sequence[Passage],
           config: GuardConfig = GuardConfig(), *, typed: str | None = None,
-          injection: InjectionClassifier | None = None) -> GuardDecision:
-    """Refuse by policy, as an attack on the tutor, or when no retrieved passage is relevant
-    enough; otherwise let it through. `passages` are those above the retriever's threshold,
-    `nearest` the best regardless of it; `typed` is what the student wrote when `question` is a
+          injection: InjectionClassifier | None = None, relevance: float | None = None) -> GuardDecision:
+    """Refuse by policy, as an attack on the tutor, or when the course is not near enough to the
+    question; otherwise let it through. `passages` are those above the retriever's threshold,
+    `nearest` the best regardless of it; `relevance` is the question's (Retriever.relevance; by
+    default the best passage's cosine); `typed` is what the student wrote when `question` is a
     condensed rewrite of it (the classifier reads what the student wrote: the rewrite is ours)."""
+    if relevance is None:
+        relevance = max((p.dense_score for p in passages if p.dense_score is not None), default=None)
     reason = (policy_reason(question) or (policy_reason(typed) if typed else None)
               or injection_reason(typed or question, injection)
-              or relevance_reason(question, passages, config))
+              or relevance_reason(relevance, passages, config))
     if reason is None:
         return GuardDecision(refused=False)
     return GuardDecision(refused=True, reason=reason, message=refusal_message(reason, nearest, config.nearest_sections))
