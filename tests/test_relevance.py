@@ -85,7 +85,7 @@ def test_calibration_separates_course_sentences_from_off_course_probes(embedder)
     probes = list(OFF_COURSE_SHORT + OFF_COURSE_LONG)
     best_off = [max((np.asarray(embedder.embed_documents(question_views(p))) @ vectors.T).max(axis=1)) for p in probes]
     assert np.quantile(best_off, 0.9) <= floor.question + 1e-6
-    assert floor.question == max(floor.off_course, (floor.off_course + floor.in_course) / 2)
+    assert floor.off_course < floor.question < floor.in_course
     assert calibrate(chunks[:2], vectors[:2], embedder.embed_documents) is None  # too little to measure
 
 

@@ -58,9 +58,10 @@ _IN_COURSE_SAMPLE = 200
 # Up to this many chunks the floor is computed exactly over every passage (~30 MB of vectors); above
 # it, on a bounded sample with the dense index's nearest neighbours, so the cost stays flat.
 _EXACT_UP_TO = 20_000
+_QUESTION_FLOOR_AT = 1 / 3  # where the floor sits from the off-course probes (0) to the course's sentences (1)
 _VIEW_WORDS = 4  # a sentence of a question shorter than this says too little to be judged alone
 # Bump when the calibration recipe changes: an index with an older floor is recalibrated on ingest.
-FLOOR_VERSION = 3
+FLOOR_VERSION = 4
 
 
 def question_views(text: str) -> list[str]:
@@ -154,9 +155,10 @@ def floor_from_scores(in_best: np.ndarray, off_view_best: np.ndarray, owner: Seq
     whole = np.asarray([off_view_best[owner.index(p)] for p in probes])
     in_q = float(np.quantile(in_best, 0.10))
     off_q = float(np.quantile(relevance, 0.90))
-    # Between the off-course probes and the course's own sentences; where the two overlap, the
-    # off-course side wins (refusing is the safe error).
-    question = max(off_q, (off_q + in_q) / 2)
+    # Between the off-course probes and the course's own sentences, a third of the way up: students'
+    # questions on the course reach it less closely than its own sentences do (midway refused a short
+    # question of the psychology dev set's tune half). Where the two overlap, the off-course side wins.
+    question = max(off_q, off_q + (in_q - off_q) * _QUESTION_FLOOR_AT)
     # A passage no closer to the question than a typical off-course question comes to the course
     # is no evidence for it: the median of the off-course probes as a whole.
     passage = min(float(np.quantile(whole, 0.5)), question)
