@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import threading
 import warnings
@@ -141,7 +142,14 @@ def _quantise(fp32: Path, out: Path) -> None:
 
         # Per-channel weights with a reduced range: on CPUs without VNNI the u8s8 kernels can
         # saturate, and plain per-tensor int8 fell to cosine 0.89 against fp32 (0.988 with these).
-        quantize_dynamic(str(fp32), str(out), weight_type=QuantType.QInt8, per_channel=True, reduce_range=True)
+        # The quantiser logs advice ("consider pre-processing") on the root logger: not for our users.
+        root = logging.getLogger()
+        level = root.level
+        root.setLevel(logging.ERROR)
+        try:
+            quantize_dynamic(str(fp32), str(out), weight_type=QuantType.QInt8, per_channel=True, reduce_range=True)
+        finally:
+            root.setLevel(level)
     except Exception as exc:
         raise OnnxExportError(f"quantising {fp32} to int8 failed: {type(exc).__name__}: {exc}") from exc
 

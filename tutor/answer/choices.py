@@ -67,10 +67,13 @@ class ChoicePick:
 class OptionPicker:
     def __init__(self, similarity: Similarity, *, margin: float = 0.02, mention_floor: float = 0.5,
                  stem_weight: float = 0.3, mention_weight: float = 0.3, glossary_bonus: float = 0.15,
-                 both_bonus: float = 0.15, rank_prior: float = 0.02) -> None:
-        # Support from a passage retrieval ranked higher counts slightly more (as in the shaper): of
-        # two sentences that back an option about equally, the one from the question's own section.
+                 both_bonus: float = 0.15, rank_prior: float = 0.02, cite_margin: float = 0.1) -> None:
+        # Support from a passage retrieval ranked higher counts slightly more (as in the shaper).
         self.rank_prior = rank_prior
+        # The sentence cited for an option: among those backing it within this much of its best
+        # support, the one from the highest-ranked passage. Retrieval's first passage is the section
+        # the question is most likely about, and the student reads that one first.
+        self.cite_margin = cite_margin
         self.both_bonus = both_bonus
         self.similarity = similarity
         self.margin = margin
@@ -119,7 +122,7 @@ class OptionPicker:
                 options.append(OptionSupport(letter, choice, 0.0, None))
                 continue
             cosines = self.similarity(option_statement(stem, choice), [sentences[i].text for i in naming])
-            best: tuple[float, int] | None = None
+            support: dict[int, float] = {}  # sentence → how well it backs this option
             for i, cosine in zip(naming, cosines):
                 stems = sentence_stems[i]
                 mention = len(option_stems & stems) / len(option_stems)
@@ -128,10 +131,11 @@ class OptionPicker:
                          - self.rank_prior * sentences[i].passage)
                 if sentences[i].glossary_term and definition_strength(sentences[i], choice) == 1.0:
                     score += self.glossary_bonus  # the book's own definition of this very option
-                if best is None or score > best[0]:
-                    best = (score, i)
-            assert best is not None
-            options.append(OptionSupport(letter, choice, round(best[0], 4), sentences[best[1]]))
+                support[i] = score
+            best = max(support.values())
+            cited = min((i for i, score in support.items() if score >= best - self.cite_margin),
+                        key=lambda i: (sentences[i].passage, -support[i]))
+            options.append(OptionSupport(letter, choice, round(best, 4), sentences[cited]))
         options = self._combined(choices, options)
         ordered = self._by_order(choices, sentences) or self._by_ordinal(stem, choices, sentences)
         if ordered is not None:
