@@ -174,6 +174,13 @@ def _one_torch_thread() -> Iterator[None]:
             torch.set_num_threads(previous)
 
 
+@dataclass(frozen=True)
+class _LexicalCandidates:
+    scores: np.ndarray  # BM25 score of every row of the lexical index
+    rankings: list[tuple[float, list[str]]]  # (weight, ids best first)
+    scale: tuple[float, float]  # (best score, score at the depth) for this question
+
+
 class Retriever:
     """Hybrid retrieval over one ChunkStore. Thread-safe. The lexical index is built once per
     process and follows the store's change marker (checked at most every `recheck_seconds`, one
@@ -273,6 +280,49 @@ class Retriever:
             marker = str(index.marker)
         return marker, [chunk for chunk, _ in self.store.get_chunks(ids)]
 
+    def _lexical_candidates(self, index: LexicalIndex, query: Query) -> _LexicalCandidates:
+        """BM25 over the whole index: every chunk's score, the `candidates` best (with the stem
+        alone as a second ranking where the config asks for it), and the scale of this question's
+        scores: (best, score at the depth)."""
+        config, depth = self.config, self.config.candidates
+        with index.lock:
+            scores = index.scores(query.lexical_text)
+            top = index.top(scores, depth)
+            rankings = [(config.lexical_weight, top)]
+            scale = (0.0, 0.0)
+            if top:
+                # Fewer matches than the depth: a passage without the question's words is the 0.
+                at_depth = (index.score_of(scores, top[-1]) or 0.0) if len(top) >= depth else 0.0
+                scale = (index.score_of(scores, top[0]) or 0.0, at_depth)
+            if query.choices and config.stem_weight > 0:
+                # The options name the answer but also the distractors, which pull toward other
+                # sections: the stem alone is searched too.
+                rankings.append((config.lexical_weight * config.stem_weight, index.top(index.scores(query.stem), depth)))
+        return _LexicalCandidates(scores, rankings, scale)
+
+    def _dense_candidates(self, vector: np.ndarray, available: int) -> list[str]:
+        """The ids of the `candidates` passages nearest the question vector (Chroma's HNSW index)."""
+        hits = self._dense_search().similarity_search_by_vector(vector.tolist(), k=min(self.config.candidates, available))
+        return [doc.id for doc in hits if doc.id]
+
+    def _fuse(self, dense_ids: list[str] | None, cosine_at: dict[str, float], lexical: _LexicalCandidates | None,
+              lexical_score_of: dict[str, float | None]) -> dict[str, float]:
+        config = self.config
+        if config.fusion == "rrf":
+            rankings = ([(config.dense_weight, dense_ids)] if dense_ids is not None else []) + (
+                lexical.rankings if lexical else [])
+            return reciprocal_rank_fusion(rankings, config.rrf_k)
+        rankers = []
+        if dense_ids is not None:
+            # The dense hits are the `candidates` nearest passages: their best and weakest cosines are
+            # the scale (fewer hits than that: the corpus is smaller, its weakest is the 0).
+            hit_cosines = [cosine_at[i] for i in dense_ids if i in cosine_at] or [0.0]
+            rankers.append(RankerScores(config.dense_weight, cosine_at, max(hit_cosines), min(hit_cosines)))
+        if lexical is not None:
+            rankers.append(RankerScores(config.lexical_weight,
+                                        {i: s for i, s in lexical_score_of.items() if s is not None}, *lexical.scale))
+        return score_fusion(rankers)
+
     def search(self, question: str, k: int = 5, mode: Mode = "hybrid", *, apply_threshold: bool = True) -> list[Passage]:
         """The k best passages for the question. With apply_threshold, passages whose cosine
         similarity to the question is below `passage_floor` (the corpus's floor) are dropped (possibly leaving none)."""
@@ -286,36 +336,15 @@ class Retriever:
     def _search(self, question: str, k: int, mode: Mode, apply_threshold: bool, *, force_sync: bool) -> list[Passage]:
         query = Query.parse(question)
         config = self.config
-        depth = config.candidates
         vector: np.ndarray | None = None
         if mode in ("dense", "hybrid") or apply_threshold:
             vector = self.queries.embed_query(query.dense_text)
-        lexical_scores: np.ndarray | None = None
-        lexical_rankings: list[tuple[float, list[str]]] = []
-        lexical_scale = (0.0, 0.0)  # (best, score at depth) of BM25 for this question
         index = self._lexical(force=force_sync)
-        with index.lock:
-            if mode in ("bm25", "hybrid"):
-                lexical_scores = index.scores(query.lexical_text)
-                top = index.top(lexical_scores, depth)
-                lexical_rankings.append((config.lexical_weight, top))
-                if top:
-                    # Fewer matches than the depth: a passage without the question's words is the 0.
-                    at_depth = (index.score_of(lexical_scores, top[-1]) or 0.0) if len(top) >= depth else 0.0
-                    lexical_scale = (index.score_of(lexical_scores, top[0]) or 0.0, at_depth)
-                if query.choices and config.stem_weight > 0:
-                    # The options name the answer but also the distractors, which pull toward other
-                    # sections: the stem alone is searched too.
-                    lexical_rankings.append((config.lexical_weight * config.stem_weight,
-                                             index.top(index.scores(query.stem), depth)))
-            dense = self._dense_search() if mode in ("dense", "hybrid") else None
-            available = index.size
-        dense_ids: list[str] = []
-        if dense is not None:
-            hits = dense.similarity_search_by_vector(vector.tolist(), k=min(depth, available))
-            dense_ids = [doc.id for doc in hits if doc.id]
+        lexical = self._lexical_candidates(index, query) if mode in ("bm25", "hybrid") else None
+        dense_ids = self._dense_candidates(vector, index.size) if mode in ("dense", "hybrid") else None
 
-        candidates = list(dict.fromkeys(dense_ids + [i for _, ids in lexical_rankings for i in ids]))
+        candidates = list(dict.fromkeys((dense_ids or []) + [i for _, ids in (lexical.rankings if lexical else [])
+                                                             for i in ids]))
         # Texts and vectors live in Chroma, not in this process: fetch the few candidates (ids
         # removed a moment ago by another writer are simply not returned).
         found = {chunk.chunk_id: (chunk, vec) for chunk, vec in self.store.get_chunks(candidates, embeddings=True)}
@@ -325,25 +354,10 @@ class Retriever:
         cosine_at = ({chunk_id: float(vector_of[chunk_id] @ vector) for chunk_id in found}
                      if vector is not None else {})
         lexical_score_of: dict[str, float | None] = {}
-        if lexical_scores is not None:
+        if lexical is not None:
             with index.lock:
-                lexical_score_of = {chunk_id: index.score_of(lexical_scores, chunk_id) for chunk_id in found}
-        if config.fusion == "rrf":
-            rankings = ([(config.dense_weight, dense_ids)] if dense is not None else []) + lexical_rankings
-            fused = reciprocal_rank_fusion(rankings, config.rrf_k)
-        else:
-            rankers = []
-            if dense is not None:
-                # The dense hits are the `depth` nearest passages: their best and weakest cosines are
-                # the scale (fewer hits than the depth: the corpus is smaller, its weakest is the 0).
-                hit_cosines = [cosine_at[i] for i in dense_ids if i in cosine_at] or [0.0]
-                rankers.append(RankerScores(config.dense_weight, {i: cosine_at[i] for i in found},
-                                            max(hit_cosines), min(hit_cosines)))
-            if lexical_scores is not None:
-                rankers.append(RankerScores(config.lexical_weight,
-                                            {i: s for i, s in lexical_score_of.items() if s is not None},
-                                            *lexical_scale))
-            fused = score_fusion(rankers)
+                lexical_score_of = {chunk_id: index.score_of(lexical.scores, chunk_id) for chunk_id in found}
+        fused = self._fuse(dense_ids, cosine_at, lexical, lexical_score_of)
         fused = {chunk_id: score for chunk_id, score in fused.items() if chunk_id in found}
         if not fused:
             return []
