@@ -298,7 +298,7 @@ def run_book(book: Book, args: argparse.Namespace) -> list[str]:
     tutorial = TutorialPipeline(base / "tutorial", torch_embedder)
     tutorial_ingest = tutorial.build(files, book.corpus)
     tutorial_ranks: dict[str, Ranks] = {}
-    for question in questions:
+    for question in ([] if args.ingest_only else questions):
         rank = file_rank(tutorial.sources(question.prompt), question.gold_sources)
         for group in groups(question):
             tutorial_ranks.setdefault(group, Ranks()).add(rank)
@@ -309,8 +309,20 @@ def run_book(book: Book, args: argparse.Namespace) -> list[str]:
              f"(load {tutorial_ingest.load_average:.1f})"]
     for backend in args.backends:
         directory = base / f"tutor-{backend}"
+        if directory.exists() and IngestFigures.read(directory / "ingest.json") is None:
+            # A run stopped mid-ingest: finishing that index would time only what was left.
+            from tutor.store import forget_embedded_store
+
+            shutil.rmtree(directory)
+            forget_embedded_store(directory)
         service = tutor_service(directory, book.corpus, backend, model_cache)
         ingest = build_tutor(service, files, directory)
+        ratio = ingest.cpu_seconds / tutorial_ingest.cpu_seconds if tutorial_ingest.cpu_seconds else 0.0
+        lines.append(f"\n{backend}: {ingest.chunks} chunks, ingest {ingest.wall_seconds:.1f} s wall / "
+                     f"{ingest.cpu_seconds:.1f} s CPU = {ratio:.2f}x the tutorial's CPU time "
+                     f"(load {ingest.load_average:.1f})")
+        if args.ingest_only:
+            continue
         # The ranking variants share the service's store and query-vector cache.
         variants = {label: Retriever(service.store, service.retriever.queries, config)
                     for label, config in RANKING_VARIANTS.items()}
@@ -320,10 +332,6 @@ def run_book(book: Book, args: argparse.Namespace) -> list[str]:
         results = evaluate_tutor(service, questions, groups, retrievers)
         probes_refused = sum(service.ask(probe).refused for probe in UNANSWERABLE_PROBES)
         floor = service.retriever.relevance_floor
-        ratio = ingest.cpu_seconds / tutorial_ingest.cpu_seconds if tutorial_ingest.cpu_seconds else 0.0
-        lines.append(f"\n{backend}: {ingest.chunks} chunks, ingest {ingest.wall_seconds:.1f} s wall / "
-                     f"{ingest.cpu_seconds:.1f} s CPU = {ratio:.2f}x the tutorial's CPU time "
-                     f"(load {ingest.load_average:.1f})")
         lines.append(f"relevance floor: {floor}; off-course probes refused {probes_refused} of "
                      f"{len(UNANSWERABLE_PROBES)}")
         lines.append(f"{'group':<10} {'n':>4} | {'tutorial R@1/R@5':>16} | "
@@ -354,6 +362,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--book", type=parse_book, action="append", dest="books",
                         help="NAME=CORPUS_DIR:QUESTIONS.jsonl; repeatable; default: the three shared books")
     parser.add_argument("--only", action="append", default=None, help="run only the named default book(s)")
+    parser.add_argument("--ingest-only", action="store_true",
+                        help="build (and time) the indexes, ask no question: with a fresh --data-dir, ingest "
+                             "figures of the tutorial pipeline and the tutor measured in one run")
     parser.add_argument("--backends", default="torch,onnx-int8",
                         help="comma-separated embedding backends for the tutor's index")
     args = parser.parse_args(argv)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -30,6 +31,20 @@ def test_the_benchmark_runs_on_a_slice_of_every_book(tmp_path, shared_dir, capsy
     retrieval.main(["--slice", "2", "--distractors", "1", "--backends", "onnx-int8", "--shared", str(shared_dir),
                     "--data-dir", str(data), "--only", "us-history"])
     assert sorted(p.read_text() for p in data.glob("*/*/ingest.json")) == cached
+    # --ingest-only reports the ingest figures and asks nothing. An index left without figures (a run
+    # stopped mid-ingest) is built again from scratch, not finished and timed as if it were the book.
+    (figures,) = data.glob("us-history-*/tutor-onnx-int8/ingest.json")
+    whole = json.loads(figures.read_text())["chunks"]
+    figures.unlink()
+    leftover = figures.parent / "leftover-from-the-stopped-run"
+    leftover.write_text("x")
+    capsys.readouterr()
+    retrieval.main(["--slice", "2", "--distractors", "1", "--backends", "onnx-int8", "--shared", str(shared_dir),
+                    "--data-dir", str(data), "--only", "us-history", "--ingest-only"])
+    out = capsys.readouterr().out
+    assert re.search(r"onnx-int8: \d+ chunks, ingest [\d.]+ s wall / [\d.]+ s CPU = [\d.]+x the tutorial", out)
+    assert "relevance floor" not in out and not re.search(r"^all\s+\d+ \|", out, re.MULTILINE)
+    assert not leftover.exists() and json.loads(figures.read_text())["chunks"] == whole
 
 
 def test_the_dev_split_is_deterministic_and_roughly_even(shared_dir) -> None:

@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
+from pathlib import Path
 from urllib.parse import urlparse
 
 import chromadb
@@ -110,6 +111,12 @@ def open_client(settings: Settings, *, fresh: bool = False) -> chromadb.ClientAP
     if fresh:
         _forget_cached_system(str(path))
     return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+
+
+def forget_embedded_store(data_dir: Path) -> None:
+    """Drop this process's cached Chroma system for the embedded store of `data_dir`, so that a
+    directory deleted (or replaced) by this process is opened afresh, not through stale state."""
+    _forget_cached_system(str(data_dir / "chroma"))
 
 
 def _forget_cached_system(path: str) -> None:
