@@ -52,6 +52,19 @@ def _run_tutor(args: list[str], env: dict[str, str], cwd: Path, *, wrapper: list
     return subprocess.run(command, env=guarded_env(**env), capture_output=True, text=True, timeout=900, cwd=cwd)
 
 
+def _status(settings: Settings, *args: str) -> str:
+    """`tutor status` as a reader that opens the index afresh sees it (in this process: only the writers
+    need processes of their own, to be killed)."""
+    from click.testing import CliRunner
+
+    from tutor.cli import main
+
+    result = CliRunner().invoke(main, ["status", *args], obj={"service": TutorService(settings)},
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
 @dataclass
 class Asker:
     """Asks the long-lived service in a loop from another thread, recording every failure."""
@@ -172,14 +185,14 @@ def test_a_rebuild_killed_at_any_point_leaves_an_index_serving(tmp_path: Path, f
 
         answer = service.ask(STABLE_QUESTION)
         assert not answer.refused and "habituation.md" in {c.source for c in answer.citations}, method
-        status = json.loads(_run_tutor(["status", "--json"], env, tmp_path).stdout)
+        status = json.loads(_status(settings, "--json"))
         assert status["documents"] == len(documents) and status["chunks"] > 0
         if method == "ChunkStore.drop_retired":
             assert status["live_collection"] != live_before and status["interrupted"] is None
         else:
             assert status["live_collection"] == live_before, method
             assert "rebuild" in status["interrupted"] and "did not finish" in status["interrupted"]
-            text = _run_tutor(["status"], env, tmp_path).stdout
+            text = _status(settings)
             assert "INTERRUPTED" in text and "tutor ingest --rebuild" in text
 
     completed = _run_tutor(["ingest", "--rebuild"], env, tmp_path)
@@ -199,10 +212,11 @@ def test_an_interrupted_ingest_is_reported_and_the_next_one_completes_it(tmp_pat
     corpus = _corpus(tmp_path)
     env = {"TUTOR_DATA_DIR": str(tmp_path / "data"), "TUTOR_CORPUS_DIR": str(corpus),
            "TUTOR_EMBEDDING_BASE_URL": fake_llm.url}
+    settings = Settings(data_dir=tmp_path / "data", corpus_dir=corpus, embedding_base_url=fake_llm.url)
     killed = _run_tutor(["ingest"], env, tmp_path,
                         wrapper=["-m", "tests.support.killpoints", "ChunkStore.record_file", "4", "--"])
     assert killed.returncode == -9
-    status = json.loads(_run_tutor(["status", "--json"], env, tmp_path).stdout)
+    status = json.loads(_status(settings, "--json"))
     assert "ingest" in status["interrupted"]
     again = _run_tutor(["ingest", "--json"], env, tmp_path)
     assert again.returncode == 0, again.stderr
@@ -210,7 +224,7 @@ def test_an_interrupted_ingest_is_reported_and_the_next_one_completes_it(tmp_pat
     # The file cut off halfway (chunks written, record still incomplete) is redone; the one
     # completed before the kill is not.
     assert report["summary"]["unchanged"] == 1 and report["summary"]["updated"] == 1
-    status = json.loads(_run_tutor(["status", "--json"], env, tmp_path).stdout)
+    status = json.loads(_status(settings, "--json"))
     assert status["interrupted"] is None and status["documents"] == 2
 
 
