@@ -17,6 +17,7 @@ from evals.runner import RunOptions, run
 from tutor.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow  # the seed gold set answered and scored twice
 SEED_GOLD = REPO / "evals" / "datasets" / "seed-gold.jsonl"
 # The CI gate on the seed gold set, a margin below the figures measured with the offline answerer
 # (faithfulness 1.0, citation recall/precision 1.0, Recall@k 0.94, MRR 0.88, context precision

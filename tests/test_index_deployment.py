@@ -25,6 +25,7 @@ from tutor.service import TutorService
 from tutor.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow  # tutor processes, `chroma run` servers
 
 TOPICS = {
     "habituation.md": "# Habituation\n\nHabituation is a decrease in response to a stimulus that is repeated "
