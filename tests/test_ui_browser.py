@@ -95,8 +95,9 @@ def browser():
         if os.environ.get("CI"):
             pytest.fail("Debian chromium is missing in CI: `make test` should have installed it (`make browser`)")
         pytest.skip("Debian chromium is not installed (`make browser` installs it)")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=60_000)  # expect's own default is 5 s: too short for a machine running the suite
     with sync_playwright() as playwright:
         instance = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         yield instance

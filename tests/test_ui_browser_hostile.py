@@ -88,9 +88,9 @@ def test_hidden_text_never_appears_and_nothing_is_fetched_from_outside(app_url: 
         # The Library lists documents in a data grid drawn on a canvas: its cells are in the page as the
         # grid's accessible table, not as visible text.
         documents = page.get_by_test_id("stDataFrame").first
-        expect(documents).to_be_visible()
+        documents.wait_for()  # visible, within the page's (generous) timeout
         listed = documents.get_by_role("gridcell", name="attention.html", exact=True, include_hidden=True)
-        expect(listed).to_have_count(1)
+        expect(listed).to_have_count(1, timeout=120_000)
         assert HIDDEN_MARK not in page.locator("main").inner_text().lower()
     finally:
         context.close()
