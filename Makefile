@@ -31,8 +31,12 @@ browser:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium chromium-driver postgresql >/dev/null; }
 
+# Two workers (the CI machine has two cores); each test module stays on one worker, so a module's
+# server or index is built once, and the slow modules are handed out first (tests/conftest.py).
+# TEST_WORKERS=0 runs everything in this process.
+TEST_WORKERS ?= 2
 test: install browser
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
 
 # The quality gate on the seed gold set (also run by the tests, with the same thresholds).
 eval: install

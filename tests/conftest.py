@@ -31,6 +31,12 @@ for _var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "TUTOR_CHROMA_URL", "TUTOR_LLM
 os.environ["TUTOR_MODEL_CACHE_DIR"] = str(Path(tempfile.gettempdir()) / "tutor-test-models")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked slow first, otherwise in file order: on `make test`'s two workers the long modules
+    start at once, rather than one of them running alone at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Anything that builds Settings() without arguments writes under tmp_path, never ./.data."""

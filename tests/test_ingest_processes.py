@@ -18,6 +18,7 @@ from tutor.service import TutorService
 from tutor.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow  # tutor processes that load the model, a `chroma run` server
 
 
 @pytest.fixture

@@ -46,8 +46,14 @@ UNSEEN_LEGITIMATE = (
 
 
 @pytest.fixture(scope="module")
-def classifier(embedder) -> InjectionClassifier:
-    return InjectionClassifier.load(embedder)
+def classifier(embedder, tmp_path_factory: pytest.TempPathFactory) -> InjectionClassifier:
+    """The classifier as the guard builds it: on the packaged MiniLM's torch vectors (what its weights were
+    fitted on), whichever backend the session's retrieval embedder runs on (int8 where the CPU has VNNI)."""
+    from tutor.service import TutorService
+    from tutor.settings import Settings
+
+    settings = Settings(data_dir=tmp_path_factory.mktemp("injection") / "data")
+    return TutorService(settings, embedder=embedder).injection_classifier
 
 
 def test_probes_are_not_in_the_labelled_set():

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import Stemmer
 
+from tests.support.embedders import HashEmbedder
 from tutor.lexical import IncrementalBM25, tokenize
 
 REPO = Path(__file__).resolve().parents[1]
@@ -87,20 +88,6 @@ def test_removing_a_row_twice_counts_once(removed: int) -> None:
     index.add([["a", "b"], ["a"], ["c"]])
     index.remove([removed, removed])
     assert index.alive_count == 2 and int(index.df[index.vocabulary["a"]]) == 1
-
-
-class HashEmbedder:
-    """Deterministic bag-of-words vectors (no model): enough for bookkeeping tests."""
-
-    name = "test-hash-embedder"
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        from tests.support.fake_llm_server import hashed_embedding
-
-        return [hashed_embedding(t) for t in texts]
-
-    def embed_query(self, text: str) -> list[float]:
-        return self.embed_documents([text])[0]
 
 
 def test_the_store_index_updates_only_the_files_that_changed(tmp_path: Path) -> None:

@@ -16,14 +16,19 @@ REPO = Path(__file__).resolve().parents[1]
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
+# The app starts loading the encoder in a background thread (tutor_ui.resources' warm-up); exiting while
+# that thread is inside torch's import can abort the interpreter, so the check lets it finish first.
 _CHECK = """
-import json, sys
+import json, sys, threading
 from streamlit.testing.v1 import AppTest
 import tutor, evals.report.render as render
 from tutor.cli import app_path
 app = app_path()
 at = AppTest.from_file(str(app), default_timeout=120)
 at.run()
+for thread in threading.enumerate():
+    if thread.name == "tutor-warm-up":
+        thread.join(timeout=120)
 print(json.dumps({"tutor": tutor.__file__, "app": str(app),
                   "templates": render._HTML.get_template("report.html.j2").filename,
                   "exception": [str(e.message) for e in at.exception], "title": [t.value for t in at.title]}))

@@ -49,8 +49,6 @@ def app_url(indexed_service, embedder, tmp_path_factory: pytest.TempPathFactory)
         server.stop()
 
 
-@pytest.mark.xfail(strict=False, reason="timed out waiting for an answer once after the branch merges; under "
-                   "investigation, see the session note (the hidden-text ingest tests cover the same files)")
 @pytest.mark.timeout(900)  # the first test of a run also indexes the session's course and starts the server
 def test_hidden_text_never_appears_and_nothing_is_fetched_from_outside(app_url: str, browser, tmp_path) -> None:  # noqa: F811
     context = browser.new_context(viewport={"width": 1200, "height": 1100}, accept_downloads=True)
@@ -87,7 +85,13 @@ def test_hidden_text_never_appears_and_nothing_is_fetched_from_outside(app_url: 
         page.goto(f"{app_url}/library")
         page.get_by_label("Instructor password").fill(PASSWORD)
         page.get_by_role("button", name="Log in").click()
-        page.get_by_text("attention.html").first.wait_for()
+        # The Library lists documents in a data grid drawn on a canvas: its cells are in the page as the
+        # grid's accessible table, not as visible text.
+        documents = page.get_by_test_id("stDataFrame").first
+        documents.wait_for()  # visible, within the page's (generous) timeout
+        listed = documents.get_by_role("gridcell", name="attention.html", exact=True, include_hidden=True)
+        expect(listed).to_have_count(1, timeout=120_000)
+        assert HIDDEN_MARK not in page.locator("main").inner_text().lower()
     finally:
         context.close()
     outside = [u for u in requests if not u.startswith((app_url, "data:", "blob:"))]

@@ -4,6 +4,7 @@ one per process (the UI through st.cache_resource)."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
@@ -160,7 +161,7 @@ class TutorService:
         it shares the retrieval embedder when that is exactly that model and backend, else loads its own copy."""
         embedder = self.embedder
         if embedder_name(embedder) != PACKAGED_NAME:
-            embedder = SentenceTransformerEmbedder(packaged_embedding_model(), self.settings.embedding_batch_size)
+            embedder = _packaged_torch_embedder(self.settings.embedding_batch_size)
         return InjectionClassifier.load(embedder)
 
     def ask(self, question: str, history: Sequence[Turn] = (), mode: str = "explain") -> Answer:
@@ -222,6 +223,13 @@ class TutorService:
             self.retriever.invalidate()
         if "answer_graph" in self.__dict__:
             self.answer_graph.guard = self._guard_config()
+
+
+@functools.lru_cache(maxsize=None)
+def _packaged_torch_embedder(batch_size: int) -> SentenceTransformerEmbedder:
+    """The packaged MiniLM on torch for the guard's classifier, loaded once per process however many
+    services it builds (the model is only read; the embedder serialises its calls)."""
+    return SentenceTransformerEmbedder(packaged_embedding_model(), batch_size)
 
 
 def _mode(mode: str) -> str:

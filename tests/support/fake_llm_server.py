@@ -137,7 +137,9 @@ class FakeLLMServer:
 
     def start(self, port: int = 0) -> FakeLLMServer:
         self._httpd = _QuietServer(("127.0.0.1", port), _make_handler(self))
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="fake-llm", daemon=True)
+        # serve_forever checks for shutdown() between polls: 0.5 s by default, paid by every test's teardown.
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02},
+                                        name="fake-llm", daemon=True)
         self._thread.start()
         return self
 

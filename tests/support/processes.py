@@ -45,7 +45,7 @@ def wait_for_http(url: str, timeout: float = 60.0, process: subprocess.Popen | N
                 return
         except httpx.HTTPError as exc:
             last_error = exc
-        time.sleep(0.25)
+        time.sleep(0.1)  # between polls of the readiness URL
     raise TimeoutError(f"{url} did not answer within {timeout}s ({last_error})")
 
 

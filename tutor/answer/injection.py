@@ -196,7 +196,13 @@ class InjectionClassifier:
         readings = views(question)
         if not readings:
             return InjectionScore(0.0, "")
-        probabilities = self.probabilities(readings, np.asarray(self.embedder.embed_documents(readings)))
+        from tutor.retrieve import _one_torch_thread  # here: the training tools need no Chroma
+
+        # A question's few readings, encoded as retrieval encodes a question: on one torch thread
+        # (measured on a busy 2-core machine: 16 ms instead of 180-300 ms with torch's two threads).
+        with _one_torch_thread():
+            vectors = np.asarray(self.embedder.embed_documents(readings))
+        probabilities = self.probabilities(readings, vectors)
         best = int(np.argmax(probabilities))
         return InjectionScore(float(probabilities[best]), readings[best])
 

@@ -7,9 +7,9 @@ import time
 import streamlit as st
 
 from tutor_ui import resources
-from tutor_ui.chat import (MODE_KEY, MODES, ChatEntry, answer_question, ask_later, conversation,
-                           conversation_markdown, quiz_turn, record_reply, render_answer, render_feedback,
-                           render_user, take_pending)
+from tutor_ui.chat import (INPUT_KEY, MODE_KEY, MODES, ChatEntry, answer_question, ask_later, ask_typed,
+                           conversation, conversation_markdown, next_question, question_answered, quiz_turn,
+                           record_reply, render_answer, render_feedback, render_user)
 from tutor_ui.saved import browser_session_id, forget_chat, new_chat, render_chat_list, restore_chat, save_chat
 from tutor_ui.text import escape_markdown
 
@@ -42,7 +42,9 @@ if tutor.settings.record_questions:
                "course's instructors, to improve the course.")
 
 # Read first (the input is pinned to the bottom wherever it is declared) so starters hide while answering.
-question = st.chat_input("Ask a question about the course") or take_pending()
+# Typed and clicked questions wait in a queue until answered (tutor_ui.chat.ask_later says why).
+st.chat_input("Ask a question about the course", key=INPUT_KEY, on_submit=ask_typed)
+question = next_question()
 
 if not messages and not question:
     starters = tutor.starters()
@@ -71,17 +73,19 @@ st.segmented_control("Mode", options=list(MODES), format_func=MODES.get, key=MOD
                      help="Explain: the answer with its sources. Hint: a guiding question first; reply with your "
                           "answer or “show me”. Quiz: type a topic (“chapter 8”), then answer each question.")
 
-if question and question.strip():
+if question:
     with st.chat_message("user"):
         render_user(question)
     with st.chat_message("assistant"):
         started = time.perf_counter()
         reply = quiz_turn(tutor, question, messages) or answer_question(
             tutor, question, messages, warm_up=resources.warm_up_done(tutor))
+    # Nothing between here and the rerun draws, so a newer question cannot interrupt it.
+    messages += [ChatEntry("user", question), reply]
+    question_answered()
     if not reply.quiz:
         record_reply(resources.recorder(), reply, session_id=resources.record_session_id(),
                      latency_s=time.perf_counter() - started)
-    messages += [ChatEntry("user", question), reply]
     if saved is not None:
         save_chat(saved, session_id, messages)
     # Redraw from the conversation: the final answer (validated citations, feedback) replaces the stream.

@@ -22,7 +22,8 @@ from tutor_ui.text import (UNCITED_BADGE, UNSUPPORTED_BADGE, escape_markdown, ma
                            model_markdown_stream)
 
 MESSAGES_KEY = "messages"
-PENDING_KEY = "pending_question"
+PENDING_KEY = "pending_questions"  # asked and not answered yet, oldest first
+INPUT_KEY = "question-input"
 STEP_LOADING = "Loading the search model (the first question after a start takes a few seconds)…"
 STEP_FINDING = "Finding passages in the course…"
 STEP_WRITING = "Writing the answer…"
@@ -91,12 +92,33 @@ def quiz_turn(tutor: TutorService, text: str, entries: Sequence[ChatEntry]) -> C
 
 
 def ask_later(question: str) -> None:
-    """A starter question clicked: answered on this rerun as if typed."""
-    st.session_state[PENDING_KEY] = question
+    """Queue a question (typed, or a starter clicked) to be answered in turn. Questions leave the queue
+    only once answered: a question sent while the last one is being answered makes Streamlit stop that
+    run and start another, and the interrupted question must not be lost (it is answered again first)."""
+    if question and question.strip():
+        st.session_state.setdefault(PENDING_KEY, []).append(question)
 
 
-def take_pending() -> str | None:
-    return st.session_state.pop(PENDING_KEY, None)
+def ask_typed() -> None:
+    """The chat input's on_submit: queue what was typed."""
+    ask_later(st.session_state.get(INPUT_KEY) or "")
+
+
+def next_question() -> str | None:
+    """The oldest question not answered yet."""
+    pending = st.session_state.get(PENDING_KEY)
+    return pending[0] if pending else None
+
+
+def question_answered() -> None:
+    pending = st.session_state.get(PENDING_KEY)
+    if pending:
+        pending.pop(0)
+
+
+def drop_pending() -> None:
+    """A new or reopened chat does not inherit the questions queued in the one left."""
+    st.session_state.pop(PENDING_KEY, None)
 
 
 def history(entries: Sequence[ChatEntry]) -> list[Turn]:

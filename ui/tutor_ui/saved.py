@@ -18,7 +18,7 @@ import streamlit as st
 
 from tutor.errors import ChatNotFound
 from tutor.records import ChatMessage, SavedChats
-from tutor_ui.chat import MESSAGES_KEY, ChatEntry, end_quiz
+from tutor_ui.chat import MESSAGES_KEY, ChatEntry, drop_pending, end_quiz
 from tutor_ui.text import escape_markdown
 
 SESSION_PARAM, CHAT_PARAM = "s", "c"
@@ -48,6 +48,7 @@ def restore_chat(store: SavedChats, session_id: str) -> None:
 
 
 def open_chat(store: SavedChats, session_id: str, chat_id: str) -> None:
+    drop_pending()
     saved = store.load(session_id, chat_id)
     if saved is None:  # forgotten, or another session's: start afresh rather than show anything
         st.query_params.pop(CHAT_PARAM, None)
@@ -74,6 +75,7 @@ def new_chat() -> None:
     """Start over; the chat so far stays in the list (it was saved after its last answer)."""
     st.session_state[MESSAGES_KEY] = []
     end_quiz()
+    drop_pending()
     st.session_state[CHAT_KEY] = None
     st.query_params.pop(CHAT_PARAM, None)
 
