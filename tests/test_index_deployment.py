@@ -290,7 +290,9 @@ def test_a_large_file_is_indexed_served_and_removed_without_a_request_over_the_b
     big_chunks = next(f["chunks"] for f in status["files"] if f["source"] == "big.md")
     assert big_chunks >= 360 and total >= big_chunks + 100 and status["documents"] == 6
 
-    answer = tutor("ask", "--json", "What is quokkaphobia?")
+    # The bag-of-words test embedder meets the corpus's calibrated relevance floor only with shared
+    # words (its vectors carry no meaning): the question repeats the passage's own.
+    answer = tutor("ask", "--json", "Quokkaphobia is the invented fear of what?")
     assert not answer["refused"] and "big.md" in {c["source"] for c in answer["citations"]}
 
     again = tutor("ingest", "--json")
