@@ -43,6 +43,14 @@ def test_the_floor_is_computed_at_ingest_and_stored_with_the_index(tmp_path, emb
     # The guard uses it as it is (no constant caps it), and the retriever drops passages below its passage floor.
     assert reopened.answer_graph.guard.min_top_relevance == floor.question
     assert reopened.retriever.passage_floor == floor.passage
+    # An instructor sees it in `tutor status`.
+    from click.testing import CliRunner
+
+    from tutor.cli import main
+
+    assert reopened.status()["relevance_floor"]["question"] == round(floor.question, 4)
+    shown = CliRunner().invoke(main, ["status"], obj={"service": reopened}, catch_exceptions=False).output
+    assert f"relevance floor  {floor.question:.3f} (questions), {floor.passage:.3f} (passages)" in shown
 
 
 def test_the_floor_follows_the_corpus(tmp_path, embedder) -> None:

@@ -134,6 +134,11 @@ def status_command(ctx: click.Context, documents: bool, as_json: bool) -> None:
     for key in ("documents", "chunks", "last_ingest", "embedding_model", "store", "store_kind", "collection",
                 "live_collection", "generation", "corpus_dir", "answerer"):
         click.echo(f"{key.replace('_', ' '):<16} {status[key] if status[key] is not None else 'never'}")
+    floor = status["relevance_floor"]
+    click.echo(f"{'relevance floor':<16} " + (
+        f"{floor['question']:.3f} (questions), {floor['passage']:.3f} (passages); off-course probes reach "
+        f"{floor['off_course']:.3f}, the course's own sentences {floor['in_course']:.3f}" if floor
+        else "not calibrated yet (the next `tutor ingest` computes it)"))
     if status["interrupted"]:
         click.echo(f"INTERRUPTED      {status['interrupted']}")
     for doc in docs:

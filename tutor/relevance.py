@@ -85,8 +85,11 @@ class RelevanceFloor:
 
     _KEYS = ("question", "passage", "off_course", "in_course")
 
+    def to_dict(self) -> dict[str, float]:
+        return {key: round(float(getattr(self, key)), 4) for key in self._KEYS}
+
     def to_metadata(self) -> dict[str, float]:
-        data = {f"relevance_floor_{key}": round(float(getattr(self, key)), 4) for key in self._KEYS}
+        data = {f"relevance_floor_{key}": value for key, value in self.to_dict().items()}
         data["relevance_floor_version"] = FLOOR_VERSION
         return data
 

@@ -127,6 +127,8 @@ class TutorService:
             "leftover_collection": state.retired or None,  # replaced by a rebuild; the next write drops it
             "corpus_dir": str(self.settings.corpus_dir.resolve()),
             "answerer": self.generator.name,
+            # The refusal floor computed at ingest from this corpus (None: not calibrated yet).
+            "relevance_floor": floor.to_dict() if (floor := self.retriever.relevance_floor) else None,
         }
 
     # --- answering ---------------------------------------------------------------------------------
