@@ -61,6 +61,17 @@ def test_int8_vectors_are_within_cosine_098_of_torch_on_the_seed_documents(torch
     assert best_torch == best_int8
 
 
+def test_a_text_gets_the_same_int8_vector_whatever_is_embedded_with_it(int8_embedder) -> None:
+    """int8 quantises a run's activations with one scale for the run: batched with a longer text, a
+    sentence's vector moved by up to 0.02 (and answers with it). Each text is run alone."""
+    sentence = "Encoding is the input of information into the memory system."
+    alone = np.asarray(int8_embedder.embed_documents([sentence])[0])
+    neighbours = ["A much longer passage about the stages of sleep, the circadian rhythm and how the "
+                  "suprachiasmatic nucleus of the hypothalamus keeps the body's clock, to pad the batch.", "Hi."]
+    assert np.array_equal(np.asarray(int8_embedder.embed_documents([*neighbours, sentence])[-1]), alone)
+    assert np.array_equal(np.asarray(int8_embedder.embed_query(sentence)), alone)
+
+
 def test_onnx_fp32_matches_torch_pooling_exactly(torch_embedder) -> None:
     """Mean pooling and normalisation reproduce sentence-transformers: fp32 ONNX is the same model."""
     embedder = build_embedder(Settings(embedding_backend="onnx"))

@@ -96,7 +96,7 @@ def build_embedder(settings: Settings) -> Embeddings:
     # close to fp32 ones, not equal, so an index is never mixed (switching re-embeds).
     try:
         return OnnxSentenceEncoder(settings.embedding_model_path, settings.onnx_cache_dir, backend,
-                                   settings.embedding_batch_size, name=f"{torch_embedder.name}@{backend}")
+                                   name=f"{torch_embedder.name}@{backend}")
     except OnnxExportError as exc:
         warnings.warn(f"TUTOR_EMBEDDING_BACKEND={settings.embedding_backend}: {exc}; using torch instead",
                       RuntimeWarning, stacklevel=2)

@@ -158,10 +158,9 @@ class OnnxSentenceEncoder(Embeddings):
     """A BERT-style sentence-transformers model (mean pooling) on onnxruntime's CPU provider."""
 
     def __init__(self, model_path: str, cache_dir: Path, variant: OnnxVariant = "onnx-int8",
-                 batch_size: int = 64, name: str | None = None) -> None:
+                 name: str | None = None) -> None:
         self.model_path = Path(model_path)
         self.variant = variant
-        self.batch_size = batch_size
         self.name = name or f"sentence-transformers:{model_path}@{variant}"
         self._check_pooling()
         self.max_tokens = self._max_tokens()
@@ -198,7 +197,6 @@ class OnnxSentenceEncoder(Embeddings):
 
             tokenizer = Tokenizer.from_file(str(self.model_path / "tokenizer.json"))
             tokenizer.enable_truncation(self.max_tokens)
-            tokenizer.enable_padding(pad_id=tokenizer.token_to_id("[PAD]") or 0, pad_token="[PAD]")
             options = ort.SessionOptions()
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
             # On a shared machine spinning threads steal the cores they wait for (as with torch).
@@ -209,27 +207,25 @@ class OnnxSentenceEncoder(Embeddings):
         return self._session, self._tokenizer
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """One text per run of the graph. int8 quantises each run's activations with one scale for the
+        whole batch, so in a batch a text's vector would depend on its neighbours (cosine 0.993 to
+        itself alone): an answer would change with what else was embedded with it. Alone, it does not,
+        and with no padding it is also cheaper (measured: 6.3 s of CPU for 200 passages one by one,
+        10.0 s in batches of 64)."""
         if not texts:
             return []
         with self._lock:
             session, tokenizer = self._load()
-            # Longest first, as sentence-transformers does: similar lengths pad little.
-            order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-            vectors = np.zeros((len(texts), 0), dtype=np.float32)
-            for start in range(0, len(order), self.batch_size):
-                rows = order[start:start + self.batch_size]
-                encodings = tokenizer.encode_batch([texts[i] for i in rows])
+            vectors = []
+            for text in texts:
+                encoding = tokenizer.encode(text)
                 feeds = {
-                    "input_ids": np.asarray([e.ids for e in encodings], dtype=np.int64),
-                    "attention_mask": np.asarray([e.attention_mask for e in encodings], dtype=np.int64),
-                    "token_type_ids": np.asarray([e.type_ids for e in encodings], dtype=np.int64),
+                    "input_ids": np.asarray([encoding.ids], dtype=np.int64),
+                    "attention_mask": np.asarray([encoding.attention_mask], dtype=np.int64),
+                    "token_type_ids": np.asarray([encoding.type_ids], dtype=np.int64),
                 }
-                hidden = session.run(None, feeds)[0]
-                pooled = mean_pool(hidden, feeds["attention_mask"])
-                if vectors.shape[1] == 0:
-                    vectors = np.zeros((len(texts), pooled.shape[1]), dtype=np.float32)
-                vectors[rows] = pooled
-        return vectors.tolist()
+                vectors.append(mean_pool(session.run(None, feeds)[0], feeds["attention_mask"])[0])
+        return [v.tolist() for v in vectors]
 
     def embed_query(self, text: str) -> list[float]:
         return self.embed_documents([text])[0]

@@ -220,7 +220,9 @@ def mentions(text: str, term: str) -> bool:
 
 
 # "X is a/the…", "X refers to…": the term as the subject, near the start, of a defining verb.
-_SUBJECT = r"(?:^(?:[\w’'-]+,?\s+){{0,3}}?|[:;]\s+)(?:(?:a|an|the)\s+)?{term}\s*(?:,[^,]{{0,80}},\s*)?"
+# The term opens the sentence or its clause; words before it must end in a comma ("Put simply, learning
+# is…"): "Visual encoding is…" defines visual encoding, not encoding.
+_SUBJECT = r"(?:^(?:(?:[\w’'-]+\s+){{0,2}}[\w’'-]+,\s+)?|[:;]\s+)(?:(?:a|an|the)\s+)?{term}\s*(?:,[^,]{{0,80}},\s*)?"
 # After "X is": what starts a noun phrase saying what X is ("the act of…", "a relatively permanent
 # change", "memories that…", "long-term memories"), not how X is used ("is often used", "is needed").
 _NOUN_START = (r"(?:a|an|the|one|any|those|something|our|your|when|how|what|where|defined as|simply|essentially|"
