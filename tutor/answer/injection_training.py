@@ -3,9 +3,10 @@
     python -m tutor.answer.injection_training            # refit, write tutor/answer/guard_data/classifier.json
     python -m tutor.answer.injection_training --book-questions ../shared/corpora/psychology-2e   # rebuild that file too
 
-The labelled set: `guard_data/attacks.yaml` and `guard_data/legitimate.yaml` (hand-written families),
-obfuscated copies of some attacks (`encode:`), and `guard_data/legitimate-book.jsonl` (questions on
-the glossary terms of Psychology 2e, asked as students ask and paste them). Folds hold whole
+The labelled set: `guard_data/attacks.yaml`, `guard_data/legitimate.yaml` and
+`guard_data/legitimate-subjects.yaml` (hand-written families; the last asks about courses other than
+psychology), obfuscated copies of some attacks (`encode:`), and `guard_data/legitimate-book.jsonl`
+(questions on the glossary terms of Psychology 2e, asked as students ask and paste them). Folds hold whole
 families out, so a score is for ideas and phrasings the model never saw, not for near-copies.
 The threshold is chosen on the out-of-fold scores of this set alone; the dev questions are never
 seen here (benchmarks/guard.py checks them).
@@ -32,6 +33,7 @@ from tutor.answer.injection import CHAR_NGRAMS, WEIGHTS, CharNgrams, Embedder, I
 DATA = WEIGHTS.parent
 ATTACKS = DATA / "attacks.yaml"
 LEGITIMATE = DATA / "legitimate.yaml"
+SUBJECT_QUESTIONS = DATA / "legitimate-subjects.yaml"
 BOOK_QUESTIONS = DATA / "legitimate-book.jsonl"
 FOLDS = 5
 # Inverse regularisation, chosen by the grouped cross-validation below (0.3-10 tried; n-grams need room).
@@ -53,8 +55,15 @@ class Example:
 
 
 def load_examples(attacks: Path = ATTACKS, legitimate: Path = LEGITIMATE,
-                  book: Path | None = BOOK_QUESTIONS) -> list[Example]:
-    examples = _families(attacks, attack=True) + _families(legitimate, attack=False)
+                  book: Path | None = BOOK_QUESTIONS, subjects: Path | None = SUBJECT_QUESTIONS) -> list[Example]:
+    files = [(attacks, True), (legitimate, False)] + ([(subjects, False)] if subjects is not None else [])
+    examples, owner = [], {}
+    for path, attack in files:
+        for example in _families(path, attack=attack):
+            # A family is one cross-validation group: the same name in two files would merge two groups.
+            if owner.setdefault(example.family, path) != path:
+                raise ValueError(f"{path}: family {example.family!r} is also in {owner[example.family]}; rename one")
+            examples.append(example)
     if book is not None and book.exists():
         for line in book.read_text(encoding="utf-8").splitlines():
             row = json.loads(line)
@@ -63,9 +72,12 @@ def load_examples(attacks: Path = ATTACKS, legitimate: Path = LEGITIMATE,
 
 
 def _families(path: Path, *, attack: bool) -> list[Example]:
-    examples = []
+    examples, names = [], set()
     for family in yaml.safe_load(path.read_text(encoding="utf-8")):
         name, technique = family["family"], family.get("technique", "question")
+        if name in names:
+            raise ValueError(f"{path}: family {name!r} appears twice; merge or rename it")
+        names.add(name)
         for language, texts in family["texts"].items():
             for text in texts:
                 if not isinstance(text, str):  # YAML reads a bare yes/no/on as a boolean
