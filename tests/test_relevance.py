@@ -124,3 +124,20 @@ def test_a_long_scenario_on_the_course_is_answered_and_a_long_story_off_it_refus
              "small and the roof box is old. Which trails are good for beginners, and should we rent a cabin "
              "or take a tent for the week?")
     assert service.ask(story).refused
+
+
+def test_a_multiple_choice_item_is_about_the_course_when_one_of_its_options_is(tmp_path, embedder) -> None:
+    """A vague stem with four names run together reads like nothing in the course; the claim one of
+    its options makes ("…proposed by Baddeley and Hitch") is the book's own, and the item is answered.
+    An off-course item of the same shape meets nothing."""
+    service = build(tmp_path, embedder)
+    floor = stored_floor(service.store)
+    item = "A model was proposed by ________.\nA. Glenn Weiser\nB. Baddeley and Hitch\nC. Patsy Mink\nD. Jerry Rubin"
+    passages = service.retriever.search(item)
+    whole = max((p.dense_score for p in passages if p.dense_score is not None), default=0.0)
+    assert whole < floor.question  # the options run together: not about the course on its own
+    assert service.retriever.relevance(item, passages) >= floor.question
+    answer = service.ask(item)
+    assert not answer.refused and answer.text.startswith("**B. "), answer.text
+    pizza = "The best pizza topping is ________.\nA. pepperoni\nB. mushrooms\nC. pineapple\nD. olives"
+    assert service.ask(pizza).refused

@@ -9,6 +9,7 @@ import pytest
 
 from evals.metrics.teaching import score_first_sentence, score_key_facts, split_of
 from tutor.answer.shape import Sentence, definition_strength, is_navigation, needs_antecedent
+from tutor.answer.choices import is_negated
 from tutor.answer.definitions import DefinitionFinder, unsupported_terms, with_definitions
 from tutor.answer.generators.offline import OfflineComposer
 from tutor.answer.questions import classify
@@ -147,6 +148,26 @@ def test_answers_contain_no_navigation_or_dangling_sentences(indexed_service, co
             assert not plain.endswith("?"), (question, plain)
 
 
+@pytest.mark.parametrize("stem, negated", [
+    ("Which of these is not a mammal?", True),
+    ("Which of the following did the committee not recommend?", True),
+    ("Who was not present at the signing?", True),
+    ("During which phase is DNA not copied?", True),
+    ("Which one isn't a primary colour?", True),
+    ("Which of the following is NOT a vertebrate?", True),
+    ("All of the following are prime numbers except:", True),
+    # The "not" of a clause about the options, not of the question's own verb.
+    ("Which of the following is the reason meat does not spoil?", False),
+    ("Which of the following explains why bread does not go stale?", False),
+    ("Which bacteria can grow where oxygen is not present?", False),
+    ("Which term names a relationship in which one partner is not affected?", False),
+    ("A stimulus that does not elicit a response is a(n) ________.", False),
+    ("Which of the following is a mammal?", False),
+])
+def test_a_stem_asking_for_the_exception_is_told_from_one_that_mentions_a_negation(stem, negated):
+    assert is_negated(stem) is negated
+
+
 @pytest.mark.parametrize("stem, choices, letter", [
     ("Slot machines reward gamblers on a ________ schedule.",
      ["fixed interval", "fixed ratio", "variable interval", "variable ratio"], "D"),
@@ -157,6 +178,11 @@ def test_answers_contain_no_navigation_or_dangling_sentences(indexed_service, co
       "attention, motivation, retention, reproduction", "motivation, attention, retention, reproduction"], "A"),
     ("Rewarding successive approximations toward a target behavior is ________.",
      ["shaping", "extinction", "positive reinforcement", "negative reinforcement"], "A"),
+    # "Which is not…": the option the passages leave out, whatever the case of the "not".
+    ("Which of the following is not a schedule of reinforcement?",
+     ["fixed ratio", "variable interval", "spontaneous recovery", "fixed interval"], "C"),
+    ("All of the following are parts of Bandura's modeling process except:",
+     ["attention", "retention", "extinction", "motivation"], "C"),
 ])
 def test_multiple_choice_states_the_letter_first(indexed_service, composer, finder, stem, choices, letter):
     question = "\n".join([stem, *(f"{'ABCD'[i]}. {c}" for i, c in enumerate(choices))])

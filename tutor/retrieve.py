@@ -31,13 +31,13 @@ from tutor.models import Chunk, Passage
 from tutor.relevance import RelevanceFloor, question_views, stored_floor
 from tutor.ranking import RankerScores, diversify, order_by_sections, reciprocal_rank_fusion, score_fusion
 from tutor.store import ChunkStore
+from tutor.text import BLANK, option_statement
 
 Mode = Literal["dense", "bm25", "hybrid"]
 MODES: tuple[Mode, ...] = ("dense", "bm25", "hybrid")
 
 # A pasted multiple-choice option: "A. text", "b) text", "(C) text".
 _CHOICE_LINE = re.compile(r"^\s*\(?([A-Ha-h])[.)]\s+(\S.*)$")
-_BLANK = re.compile(r"_{3,}")
 
 
 @dataclass(frozen=True)
@@ -114,9 +114,14 @@ class Query:
         if not self.choices:
             return self.stem
         options = ", ".join(self.choices[:-1]) + f" or {self.choices[-1]}"
-        if _BLANK.search(self.stem):
-            return _BLANK.sub(options, self.stem, count=1)
+        if BLANK.search(self.stem):
+            return BLANK.sub(options, self.stem, count=1)
         return f"{self.stem} {options}"
+
+    @property
+    def option_statements(self) -> list[str]:
+        """Each option read as the claim it makes (the stem with its blank filled by it)."""
+        return [option_statement(self.stem, choice) for choice in self.choices]
 
     @property
     def lexical_text(self) -> str:
@@ -221,10 +226,15 @@ class Retriever:
 
     def relevance(self, question: str, passages: Sequence[Passage]) -> float | None:
         """How near the course comes to the question: the best cosine of a passage to the question
-        as a whole (its retrieved passages say it) or to one of its sentences (`question_views`: a
-        long scenario is judged by the sentence the course answers). None: nothing to compare."""
+        as a whole (its retrieved passages say it), to one of its sentences (`question_views`: a
+        long scenario is judged by the sentence the course answers) or to one of its options' claims.
+        None: nothing to compare."""
         best = [p.dense_score for p in passages if p.dense_score is not None]
-        sentences = question_views(Query.parse(question).dense_text)[1:]
+        query = Query.parse(question)
+        # A pasted multiple-choice item is about the course when one of its options, read as a
+        # claim, is: "One of the founders of AIM was Dennis Banks" is nearer the passage naming him
+        # than the stem with all four names run together.
+        sentences = question_views(query.dense_text)[1:] + query.option_statements
         if sentences:
             vectors = [self.queries.embed_query(text) for text in sentences]
             best += [s for s in self.store.nearest_similarities(vectors) if s is not None]

@@ -204,3 +204,17 @@ def heading_label(title: str, section: str) -> str:
     section path starts with the document's own heading, which the title already says."""
     parts = [p for p in section.split(SECTION_SEPARATOR) if p and p not in title]
     return SECTION_SEPARATOR.join([title, *parts])
+
+
+# A pasted multiple-choice stem's blank ("… is a(n) ________.").
+BLANK = re.compile(r"_{3,}")
+
+
+def option_statement(stem: str, choice: str) -> str:
+    """The claim an option makes: the stem with its blank(s) filled in, or stem + option."""
+    parts = [p.strip() for p in choice.split(";")] if len(BLANK.findall(stem)) > 1 else [choice]
+    if BLANK.search(stem):
+        for part in parts:
+            stem = BLANK.sub(part, stem, count=1)
+        return stem
+    return f"{stem.rstrip()} {choice}"

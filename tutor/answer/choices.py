@@ -17,12 +17,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from tutor.answer.shape import Sentence, Similarity, definition_strength
-from tutor.text import content_stems
+from tutor.text import BLANK as _BLANK, content_stems, option_statement
 
 LETTERS = "ABCDEFGHIJ"
-_BLANK = re.compile(r"_{3,}")
-# "Which of the following is not…", "…all of the following EXCEPT": the odd one out is asked for.
-_NEGATED = re.compile(r"\bwhich\b[^?]*\b(?:not|except|least)\b|\bNOT\b|\bEXCEPT\b")
+# "Which of the following is not…", "All of the following … except", "…EXCEPT": the odd one out is
+# asked for. The "not" has to belong to the question's own verb ("Which … was not", "Which … did the
+# North not do"): one inside a clause about the options ("Which is the reason meats do not spoil",
+# "a germicide that cannot kill spores") asks for the supported option as usual.
+_EMPHASISED = re.compile(r"\bNOT\b|\bEXCEPT\b")
+_ALL_EXCEPT = re.compile(r"\b(?:all|each)\b[^?]*\bexcept\b|\bexcept\s+(?:for\s+)?which\b", re.IGNORECASE)
+_QUESTION_WORDS = {"which", "what", "who"}
+_AUXILIARIES = {"is", "are", "was", "were", "do", "does", "did", "can", "could", "would", "should", "will",
+                "might", "may", "has", "have", "had"}
+_CLAUSE_WORDS = {"that", "which", "who", "whom", "whose", "where", "when", "why", "how", "because", "if"}  # a clause of its own
+_NEGATIONS = {"not", "least", "never"}
+_CLAUSE_ENDS = {"?", ".", ";", ":"}
 _BOTH = re.compile(r"^\s*(?:both|all)\s+(?:of\s+)?(?:(?P<a>[a-d])\s+and\s+(?P<b>[a-d])|the\s+above)\s*$", re.IGNORECASE)
 _NEITHER = re.compile(r"^\s*(?:neither|none)\b", re.IGNORECASE)
 _ORDINALS = ("first", "second", "third", "fourth", "fifth")
@@ -31,19 +40,36 @@ _PERSON = re.compile(r"^(?:(?:Sir|Dr\.?)\s+)?(?:[A-Z][a-z’'-]+|[A-Z]\.)(?:\s+(
 _NUMBER = re.compile(r"\b\d+(?:[.,]\d+)?\b")
 
 
+def is_negated(stem: str) -> bool:
+    """Whether the stem asks for the option the passages do not support ("Which is not…")."""
+    if _EMPHASISED.search(stem) or _ALL_EXCEPT.search(stem):
+        return True
+    words = re.findall(r"[\w’'-]+|[?.;:,]", stem.lower())
+    since_boundary = 0
+    for start, word in enumerate(words):
+        since_boundary = 0 if word in _CLAUSE_ENDS or word == "," else since_boundary + 1
+        # The question's own word opens its clause ("Which…", "During which…", "Of these, who…");
+        # one further in ("an interaction in which one population…") begins a relative clause.
+        if word not in _QUESTION_WORDS or since_boundary > 2:
+            continue
+        # The first auxiliary after the question word is the question's verb: its negation follows
+        # within three words ("was not", "did the North not do").
+        for i in range(start + 1, len(words)):
+            word = words[i]
+            if word in _CLAUSE_ENDS or word in _CLAUSE_WORDS:
+                break
+            if word.endswith(("n't", "n’t")) or word == "cannot":
+                return True
+            if word in _AUXILIARIES:
+                if any(w in _NEGATIONS for w in words[i + 1:i + 5]):
+                    return True
+                break
+    return False
+
+
 def _stems(text: str) -> set[str]:
     """Content stems with hyphenated words split ("amphetamine-like") and numbers kept ("100")."""
     return set(content_stems(text.replace("-", " "))) | set(_NUMBER.findall(text))
-
-
-def option_statement(stem: str, choice: str) -> str:
-    """The claim an option makes: the stem with its blank(s) filled in, or stem + option."""
-    parts = [p.strip() for p in choice.split(";")] if len(_BLANK.findall(stem)) > 1 else [choice]
-    if _BLANK.search(stem):
-        for part in parts:
-            stem = _BLANK.sub(part, stem, count=1)
-        return stem
-    return f"{stem.rstrip()} {choice}"
 
 
 @dataclass(frozen=True)
@@ -141,7 +167,7 @@ class OptionPicker:
         if ordered is not None:
             options = [OptionSupport(o.letter, o.choice, o.score + (1.0 if o.letter == ordered[0] else 0.0),
                                      ordered[1] if o.letter == ordered[0] else o.sentence) for o in options]
-        negated = bool(_NEGATED.search(stem))
+        negated = is_negated(stem)
         # "Which is NOT…": the least supported option is the odd one out.
         ranked = sorted(options, key=lambda o: o.score, reverse=not negated)
         chosen = ranked[0] if ranked else None

@@ -19,13 +19,12 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from evals.data import LETTERS
-from tutor.text import strip_citations
+from tutor.text import option_statement, strip_citations
 
 # Two options whose support differs by less than this are a tie: the answer does not choose. (Chosen
 # on the chapter 6/8 dev items: wider margins turned right picks into ties, none into wrong ones.)
 CHOICE_MARGIN = 0.01
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
-_BLANK = re.compile(r"_{3,}")
 _STATED_LETTER = re.compile(
     r"(?:\b(?:answer|option|choice)\b[^.\n]{0,20}?\b(?:is|:)\s*\(?\**([A-J])\**\)?(?![\w'])"
     r"|^\s*\**\(?([A-J])\)?[.):]\s)",
@@ -72,13 +71,6 @@ def _trigram_coverage(statement: str, text: str) -> float:
 
     wanted, present = trigrams(statement), set(trigrams(text))
     return sum(t in present for t in wanted) / len(wanted) if wanted else 0.0
-
-
-def option_statement(stem: str, choice: str) -> str:
-    """The claim an option makes: the stem with its blank filled in, or stem + option."""
-    if _BLANK.search(stem):
-        return _BLANK.sub(choice, stem, count=1)
-    return f"{stem.rstrip()} {choice}"
 
 
 def detect_choice(answer: str, stem: str, choices: Sequence[str],

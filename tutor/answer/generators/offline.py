@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-from tutor.answer.choices import OptionPicker
+from tutor.answer.choices import OptionPicker, OptionSupport
 from tutor.answer.questions import QuestionShape, classify
 from tutor.answer.shape import AnswerShaper, ShapedAnswer, Sentence, definition_strength, passage_sentences, \
     readable, render_glossary
@@ -124,6 +124,14 @@ class OfflineComposer:
         sentences = [s for s in passage_sentences(passages, max_passages=len(passages))
                      if readable(s) or (s.evidence_only and len(s.text.split()) >= 3)]
         pick = self.picker.pick(shape.stem, shape.choices, sentences)
+        if pick.chosen is None and pick.negated:
+            # "Which is not…" and two options are about equally unsupported: name them, and show
+            # what the passages do say about the others.
+            close = sorted(pick.options, key=lambda o: o.score)[:2]
+            names = " and ".join(f"{o.letter} ({o.choice})" for o in close)
+            yield f"The course passages do not clearly settle which option is the exception; the least supported are {names}."
+            yield from _other_options_support(pick.options, exclude={o.letter for o in close}, lead=" They do say: ")
+            return
         if pick.chosen is None:
             close = [o for o in sorted(pick.options, key=lambda o: -o.score)[:2]]
             names = " and ".join(f"{o.letter} ({o.choice})" for o in close)
@@ -134,12 +142,10 @@ class OfflineComposer:
             return
         chosen = pick.chosen
         if pick.negated:
-            support = next((o for o in sorted(pick.options, key=lambda o: -o.score) if o.sentence), None)
             yield f"**{chosen.letter}. {chosen.choice}** — the passages support the other options, not this one"
-            if support and support.sentence:
-                yield ": " + cite(_text(support.sentence), support.sentence.passage + 1)
-            else:
+            if not any(o.sentence for o in pick.options if o.letter != chosen.letter):
                 yield "."
+            yield from _other_options_support(pick.options, exclude={chosen.letter}, lead=": ")
             return
         assert chosen.sentence is not None
         yield f"**{chosen.letter}. {chosen.choice}** — " + cite(_text(chosen.sentence), chosen.sentence.passage + 1)
@@ -177,6 +183,25 @@ def _text(sentence: Sentence) -> str:
     if sentence.glossary_term:
         return render_glossary(sentence, sentence.glossary_term)
     return sentence.text
+
+
+def _other_options_support(options: Sequence[OptionSupport], exclude: set[str], lead: str,
+                           limit: int = 3) -> Iterator[str]:
+    """The sentences backing the options a "Which is not…" answer leaves out, from the highest-ranked
+    passage first (the section the question is most likely about), each sentence once."""
+    backed = sorted((o for o in options if o.letter not in exclude and o.sentence is not None),
+                    key=lambda o: (o.sentence.passage, -o.score))
+    seen: set[tuple[int, int]] = set()
+    texts = []
+    for option in backed:
+        if option.sentence.key in seen:
+            continue
+        seen.add(option.sentence.key)
+        texts.append(cite(_text(option.sentence), option.sentence.passage + 1))
+        if len(texts) == limit:
+            break
+    if texts:
+        yield lead + " ".join(texts)
 
 
 def _defines(sentence: Sentence, choice: str) -> bool:
