@@ -292,3 +292,25 @@ def test_passages_of_key_term_entries_only_still_give_an_answer(composer):
     for question in ("Why do some drugs block neurotransmitters?", "How do drugs act on neurotransmitters?"):
         answer = "".join(composer.stream(question, [Passage(chunk=glossary, score=1.0)]))
         assert "neurotransmitter" in answer and "[1]" in answer, answer
+
+
+def test_a_steps_answer_does_not_lead_with_a_list_from_a_passage_about_something_else(composer):
+    """"The two types of interference": a list sentence about sound (timbre: frequency, amplitude, and
+    timing) is a list, but not of what was asked; the passage that names interference answers."""
+    from tutor.models import Chunk, Passage
+
+    def passage(n: int, text: str, section: str) -> Passage:
+        return Passage(Chunk(f"c{n}", text, f"book/{n}.md", "Book", section, 0), score=1.0 - n / 10)
+
+    memory = passage(0, "Interference is one reason we forget. Retroactive interference happens when information "
+                        "learned more recently hinders the recall of older information. During proactive "
+                        "interference, previously learned information interferes with the ability to learn "
+                        "new information.", "Forgetting › Interference")
+    sound = passage(1, "Different instruments can play the same note and still sound different. Timbre refers "
+                       "to a sound's purity, and it is affected by the complex interplay of frequency, "
+                       "amplitude, and timing of sound waves.", "Sound Waves")
+    question = "Compare and contrast the two types of interference."
+    shape = classify(question)
+    assert shape.kind == "steps"
+    shaped = composer.shaper.shape(question, shape, [memory, sound])
+    assert "interference" in shaped.texts[0].lower(), shaped.texts

@@ -287,6 +287,18 @@ _CAUSE_FRAME = re.compile(r"^\s*(?:why|what (?:causes?|leads? to|makes)|how come
                           re.IGNORECASE)
 
 
+# The words that say a list is asked for, not what it is a list of.
+_LIST_FRAME = frozenset(content_stems(
+    "list name enumerate outline describe explain compare contrast identify discuss give two three four five "
+    "several main different step stage phase type kind form component part function process way element "
+    "factor level category system schedule"))
+
+
+def list_topic(question: str) -> set[str]:
+    """What a steps question asks the list of: "Compare the two types of interference" → {interfer}."""
+    return set(content_stems(question)) - _LIST_FRAME
+
+
 def cause_focus(question: str) -> str | None:
     """The stem of what a why-question is about: "Why do I forget…" → "forget"."""
     rest = _CAUSE_FRAME.sub("", question, count=1)
@@ -394,6 +406,12 @@ class AnswerShaper:
         if shape.kind == "steps":
             lists = [s for s in body if _LIST_LIKE.search(s.text) and informative(s)
                      and (not needs_antecedent(s.text) or _SELF_NAMED_LIST.match(s.text))]
+            # A list from a passage that never names what is asked about ("the two types of
+            # interference" answered by "timbre… frequency, amplitude, and timing") is not its list.
+            topic = list_topic(shape.stem)
+            if topic:
+                named_in = {s.passage for s in sentences if topic & content_stems(s.text)}
+                lists = [s for s in lists if s.passage in named_in]
             if lists:
                 best_list = max(lists, key=score)
                 best_any = max(standalone, key=score)
