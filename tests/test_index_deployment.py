@@ -305,3 +305,27 @@ def test_a_large_file_is_indexed_served_and_removed_without_a_request_over_the_b
     assert max(rows for _, rows in chroma_requests) <= 7, sorted(chroma_requests, key=lambda r: -r[1])[:5]
     for method in ("get", "upsert", "delete"):  # each paged many times, not only a few small requests
         assert sum(1 for m, rows in chroma_requests if m == method and rows == 7) > 10, method
+
+
+def test_a_reader_whose_collection_was_just_dropped_by_a_rebuild_catches_up(tmp_path: Path, embedder) -> None:
+    """A rebuild elsewhere swaps the index and drops the old collection between a reader's check of
+    the change marker and its next read (the deployment test above met this once in many runs):
+    every read of the answering path catches up instead of failing the student's question."""
+    settings = Settings(data_dir=tmp_path / "data", corpus_dir=_corpus(tmp_path))
+    reader = TutorService(settings, embedder=embedder)
+    assert reader.ingest(quiet=True).exit_code == 0
+    # A clock that never moves: the reader never re-checks the marker on its own.
+    reader.__dict__["retriever"] = Retriever(reader.store, reader.retriever.queries, clock=lambda: 0.0)
+    reader.retriever.chunks_mentioning("habituation")  # the lexical view is built over the old collection
+    passages = reader.retriever.search(STABLE_QUESTION)
+    assert TutorService(settings, embedder=embedder).rebuild(quiet=True).exit_code == 0
+
+    _, chunks = reader.retriever.chunks_mentioning("habituation")
+    assert [c.source for c in chunks][:1] == ["habituation.md"]
+    assert TutorService(settings, embedder=embedder).rebuild(quiet=True).exit_code == 0
+    scenario = "I keep hearing the clock tick. After a while I stop noticing it. What is this called?"
+    assert reader.retriever.relevance(scenario, passages) is not None  # a sentence's nearest passage
+    assert TutorService(settings, embedder=embedder).rebuild(quiet=True).exit_code == 0
+    assert "ticking clock" in reader.section_text("habituation.md", passages[0].chunk.section)
+    answer = reader.ask("What is habituation?")
+    assert not answer.refused and "habituation.md" in {c.source for c in answer.citations}

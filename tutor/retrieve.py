@@ -237,7 +237,12 @@ class Retriever:
         sentences = question_views(query.dense_text)[1:] + query.option_statements
         if sentences:
             vectors = [self.queries.embed_query(text) for text in sentences]
-            best += [s for s in self.store.nearest_similarities(vectors) if s is not None]
+            try:
+                nearest = self.store.nearest_similarities(vectors)
+            except ChromaError:
+                self._lexical(force=True)  # the store changed under this view: catch up, as `search` does
+                nearest = self.store.nearest_similarities(vectors)
+            best += [s for s in nearest if s is not None]
         return max(best, default=None)
 
     def invalidate(self) -> None:
@@ -284,11 +289,17 @@ class Retriever:
     def chunks_mentioning(self, text: str, limit: int = 100) -> tuple[str, list[Chunk]]:
         """The chunks sharing most words with `text` by BM25 (at most `limit`, best first), with the
         index's change marker: where the course names or defines a term, at the cost of one lookup."""
-        index = self._lexical()
-        with index.lock:
-            ids = index.top(index.scores(text), limit)
-            marker = str(index.marker)
-        return marker, [chunk for chunk, _ in self.store.get_chunks(ids)]
+        def mentioning(force: bool) -> tuple[str, list[Chunk]]:
+            index = self._lexical(force=force)
+            with index.lock:
+                ids = index.top(index.scores(text), limit)
+                marker = str(index.marker)
+            return marker, [chunk for chunk, _ in self.store.get_chunks(ids)]
+
+        try:
+            return mentioning(force=False)
+        except ChromaError:
+            return mentioning(force=True)  # the store changed under this view: catch up, as `search` does
 
     def _lexical_candidates(self, index: LexicalIndex, query: Query) -> _LexicalCandidates:
         """BM25 over the whole index: every chunk's score, the `candidates` best (with the stem
