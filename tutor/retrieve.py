@@ -10,14 +10,12 @@ without having to calibrate one score against the other.
 from __future__ import annotations
 
 import re
-import sys
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
 import numpy as np
 import Stemmer
@@ -25,6 +23,7 @@ from chromadb.errors import ChromaError
 from langchain_chroma import Chroma
 from langchain_core.embeddings import Embeddings
 
+from tutor.embeddings import one_torch_thread
 from tutor.errors import CorpusNotIndexed
 from tutor.lexical import LexicalIndex, lexical_document, shared_lexical_index  # noqa: F401  (lexical_document: used by callers)
 from tutor.models import Chunk, Passage
@@ -34,6 +33,7 @@ from tutor.store import ChunkStore
 from tutor.text import BLANK, option_statement
 
 Mode = Literal["dense", "bm25", "hybrid"]
+_T = TypeVar("_T")
 MODES: tuple[Mode, ...] = ("dense", "bm25", "hybrid")
 
 # A pasted multiple-choice option: "A. text", "b) text", "(C) text".
@@ -143,7 +143,7 @@ class QueryEmbeddingCache:
             if text in self._vectors:
                 self._vectors.move_to_end(text)
                 return self._vectors[text]
-        with _one_torch_thread():
+        with one_torch_thread():
             vector = np.asarray(self.embedder.embed_query(text), dtype=np.float32)
         with self._lock:
             self._vectors[text] = vector
@@ -153,30 +153,9 @@ class QueryEmbeddingCache:
 
     def embed_documents(self, texts: list[str]) -> np.ndarray:
         """A few short texts at question time (answer sentences), not an ingest batch."""
-        with _one_torch_thread():
+        with one_torch_thread():
             vectors = self.embedder.embed_documents(texts)
         return np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1)
-
-
-_torch_threads_lock = threading.Lock()
-
-
-@contextmanager
-def _one_torch_thread() -> Iterator[None]:
-    """Encode question-time texts on one thread. For a handful of short texts, torch's intra-op
-    threads cost more than they save, and on a busy 2-core machine their spin-waiting made one
-    query ~10x slower (measured: 290 ms vs 27 ms). Ingest batches keep torch's default."""
-    torch = sys.modules.get("torch")  # only a local sentence-transformers model loads torch
-    if torch is None:
-        yield
-        return
-    with _torch_threads_lock:
-        previous = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            yield
-        finally:
-            torch.set_num_threads(previous)
 
 
 @dataclass(frozen=True)
@@ -237,11 +216,7 @@ class Retriever:
         sentences = question_views(query.dense_text)[1:] + query.option_statements
         if sentences:
             vectors = [self.queries.embed_query(text) for text in sentences]
-            try:
-                nearest = self.store.nearest_similarities(vectors)
-            except ChromaError:
-                self._lexical(force=True)  # the store changed under this view: catch up, as `search` does
-                nearest = self.store.nearest_similarities(vectors)
+            nearest = self.caught_up(lambda: self.store.nearest_similarities(vectors))
             best += [s for s in nearest if s is not None]
         return max(best, default=None)
 
@@ -289,17 +264,14 @@ class Retriever:
     def chunks_mentioning(self, text: str, limit: int = 100) -> tuple[str, list[Chunk]]:
         """The chunks sharing most words with `text` by BM25 (at most `limit`, best first), with the
         index's change marker: where the course names or defines a term, at the cost of one lookup."""
-        def mentioning(force: bool) -> tuple[str, list[Chunk]]:
-            index = self._lexical(force=force)
+        def mentioning() -> tuple[str, list[Chunk]]:
+            index = self._lexical()
             with index.lock:
                 ids = index.top(index.scores(text), limit)
                 marker = str(index.marker)
             return marker, [chunk for chunk, _ in self.store.get_chunks(ids)]
 
-        try:
-            return mentioning(force=False)
-        except ChromaError:
-            return mentioning(force=True)  # the store changed under this view: catch up, as `search` does
+        return self.caught_up(mentioning)
 
     def _lexical_candidates(self, index: LexicalIndex, query: Query) -> _LexicalCandidates:
         """BM25 over the whole index: every chunk's score, the `candidates` best (with the stem
@@ -347,20 +319,25 @@ class Retriever:
     def search(self, question: str, k: int = 5, mode: Mode = "hybrid", *, apply_threshold: bool = True) -> list[Passage]:
         """The k best passages for the question. With apply_threshold, passages whose cosine
         similarity to the question is below `passage_floor` (the corpus's floor) are dropped (possibly leaving none)."""
-        try:
-            return self._search(question, k, mode, apply_threshold, force_sync=False)
-        except ChromaError:
-            # Another process changed the store under a view that had not caught up yet (e.g. a
-            # collection dropped right after a rebuild's swap): catch up and answer from the new view.
-            return self._search(question, k, mode, apply_threshold, force_sync=True)
+        return self.caught_up(lambda: self._search(question, k, mode, apply_threshold))
 
-    def _search(self, question: str, k: int, mode: Mode, apply_threshold: bool, *, force_sync: bool) -> list[Passage]:
+    def caught_up(self, read: Callable[[], _T]) -> _T:
+        """`read()` of the store; when another process changed the store under this view before it
+        caught up (e.g. a collection dropped right after a rebuild's swap), catch up and read again
+        from the new view. Every read on the answering path goes through here."""
+        try:
+            return read()
+        except ChromaError:
+            self._lexical(force=True)
+            return read()
+
+    def _search(self, question: str, k: int, mode: Mode, apply_threshold: bool) -> list[Passage]:
         query = Query.parse(question)
         config = self.config
         vector: np.ndarray | None = None
         if mode in ("dense", "hybrid") or apply_threshold:
             vector = self.queries.embed_query(query.dense_text)
-        index = self._lexical(force=force_sync)
+        index = self._lexical()
         lexical = self._lexical_candidates(index, query) if mode in ("bm25", "hybrid") else None
         dense_ids = self._dense_candidates(vector, index.size) if mode in ("dense", "hybrid") else None
 

@@ -10,7 +10,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from chromadb.errors import ChromaError
 from langchain_core.embeddings import Embeddings
 
 from tutor.answer import AnswerGraph, AnswerStream
@@ -103,11 +102,7 @@ class TutorService:
 
     def section_text(self, source: str, section: str) -> str:
         """The whole section a passage belongs to, as one text (empty if it is no longer indexed)."""
-        try:
-            return join_chunks(self.store.section_chunks(source, section))
-        except ChromaError:
-            self.store.refresh(force=True)  # a rebuild elsewhere dropped the collection this view read
-            return join_chunks(self.store.section_chunks(source, section))
+        return join_chunks(self.retriever.caught_up(lambda: self.store.section_chunks(source, section)))
 
     def documents(self) -> list[DocumentInfo]:
         self.store.refresh()  # an embedded view opened before another process wrote is stale

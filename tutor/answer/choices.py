@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from tutor.answer.shape import Sentence, Similarity, definition_strength
-from tutor.text import BLANK as _BLANK, content_stems, option_statement
+from tutor.text import BLANK, content_stems, option_statement
 
 LETTERS = "ABCDEFGHIJ"
 # "Which of the following is not…", "All of the following … except", "…EXCEPT": the odd one out is
@@ -29,7 +29,8 @@ _ALL_EXCEPT = re.compile(r"\b(?:all|each)\b[^?]*\bexcept\b|\bexcept\s+(?:for\s+)
 _QUESTION_WORDS = {"which", "what", "who"}
 _AUXILIARIES = {"is", "are", "was", "were", "do", "does", "did", "can", "could", "would", "should", "will",
                 "might", "may", "has", "have", "had"}
-_CLAUSE_WORDS = {"that", "which", "who", "whom", "whose", "where", "when", "why", "how", "because", "if"}  # a clause of its own
+# Words that open a clause of their own: a "not" after them is not the question's.
+_CLAUSE_WORDS = {"that", "which", "who", "whom", "whose", "where", "when", "why", "how", "because", "if"}
 _NEGATIONS = {"not", "least", "never"}
 _CLAUSE_ENDS = {"?", ".", ";", ":"}
 _BOTH = re.compile(r"^\s*(?:both|all)\s+(?:of\s+)?(?:(?P<a>[a-d])\s+and\s+(?P<b>[a-d])|the\s+above)\s*$", re.IGNORECASE)
@@ -55,12 +56,12 @@ def is_negated(stem: str) -> bool:
         # The first auxiliary after the question word is the question's verb: its negation follows
         # within three words ("was not", "did the North not do").
         for i in range(start + 1, len(words)):
-            word = words[i]
-            if word in _CLAUSE_ENDS or word in _CLAUSE_WORDS:
+            later = words[i]
+            if later in _CLAUSE_ENDS or later in _CLAUSE_WORDS:
                 break
-            if word.endswith(("n't", "n’t")) or word == "cannot":
+            if later.endswith(("n't", "n’t")) or later == "cannot":
                 return True
-            if word in _AUXILIARIES:
+            if later in _AUXILIARIES:
                 if any(w in _NEGATIONS for w in words[i + 1:i + 5]):
                     return True
                 break
@@ -109,7 +110,7 @@ class OptionPicker:
         self.glossary_bonus = glossary_bonus
 
     def pick(self, stem: str, choices: Sequence[str], sentences: Sequence[Sentence]) -> ChoicePick:
-        stem_stems = _stems(_BLANK.sub(" ", stem))
+        stem_stems = _stems(BLANK.sub(" ", stem))
         sentence_stems = [_stems(s.text) for s in sentences]
         # What the stem asks is often said in the next sentence ("According to Bandura, learning can
         # occur by watching others… This is known as observational learning."): the stem's words are

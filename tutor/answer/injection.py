@@ -27,6 +27,8 @@ from typing import Protocol
 
 import numpy as np
 
+from tutor.embeddings import one_torch_thread
+
 WEIGHTS = Path(__file__).with_name("guard_data") / "classifier.json"
 
 _BASE64_RUN = re.compile(r"[A-Za-z0-9+/]{16,}={0,2}")
@@ -197,11 +199,9 @@ class InjectionClassifier:
         readings = views(question)
         if not readings:
             return InjectionScore(0.0, "")
-        from tutor.retrieve import _one_torch_thread  # here: the training tools need no Chroma
-
         # A question's few readings, encoded as retrieval encodes a question: on one torch thread
         # (measured on a busy 2-core machine: 16 ms instead of 180-300 ms with torch's two threads).
-        with _one_torch_thread():
+        with one_torch_thread():
             vectors = np.asarray(self.embedder.embed_documents(readings))
         probabilities = self.probabilities(readings, vectors)
         best = int(np.argmax(probabilities))

@@ -129,8 +129,10 @@ class OfflineComposer:
             # what the passages do say about the others.
             close = sorted(pick.options, key=lambda o: o.score)[:2]
             names = " and ".join(f"{o.letter} ({o.choice})" for o in close)
-            yield f"The course passages do not clearly settle which option is the exception; the least supported are {names}."
-            yield from _other_options_support(pick.options, exclude={o.letter for o in close}, lead=" They do say: ")
+            yield ("The course passages do not clearly settle which option is the exception; the least "
+                   f"supported are {names}.")
+            if support := _other_options_support(pick.options, exclude={o.letter for o in close}):
+                yield " They do say: " + support
             return
         if pick.chosen is None:
             close = [o for o in sorted(pick.options, key=lambda o: -o.score)[:2]]
@@ -143,9 +145,8 @@ class OfflineComposer:
         chosen = pick.chosen
         if pick.negated:
             yield f"**{chosen.letter}. {chosen.choice}** — the passages support the other options, not this one"
-            if not any(o.sentence for o in pick.options if o.letter != chosen.letter):
-                yield "."
-            yield from _other_options_support(pick.options, exclude={chosen.letter}, lead=": ")
+            support = _other_options_support(pick.options, exclude={chosen.letter})
+            yield ": " + support if support else "."
             return
         assert chosen.sentence is not None
         yield f"**{chosen.letter}. {chosen.choice}** — " + cite(_text(chosen.sentence), chosen.sentence.passage + 1)
@@ -185,23 +186,14 @@ def _text(sentence: Sentence) -> str:
     return sentence.text
 
 
-def _other_options_support(options: Sequence[OptionSupport], exclude: set[str], lead: str,
-                           limit: int = 3) -> Iterator[str]:
-    """The sentences backing the options a "Which is not…" answer leaves out, from the highest-ranked
-    passage first (the section the question is most likely about), each sentence once."""
+def _other_options_support(options: Sequence[OptionSupport], exclude: set[str], limit: int = 3) -> str:
+    """The cited sentences backing the options a "Which is not…" answer leaves out, from the
+    highest-ranked passage first (the section the question is most likely about), each sentence
+    once; empty when the passages back none of them."""
     backed = sorted((o for o in options if o.letter not in exclude and o.sentence is not None),
                     key=lambda o: (o.sentence.passage, -o.score))
-    seen: set[tuple[int, int]] = set()
-    texts = []
-    for option in backed:
-        if option.sentence.key in seen:
-            continue
-        seen.add(option.sentence.key)
-        texts.append(cite(_text(option.sentence), option.sentence.passage + 1))
-        if len(texts) == limit:
-            break
-    if texts:
-        yield lead + " ".join(texts)
+    sentences = list({o.sentence.key: o.sentence for o in backed}.values())[:limit]
+    return " ".join(cite(_text(s), s.passage + 1) for s in sentences)
 
 
 def _defines(sentence: Sentence, choice: str) -> bool:
